@@ -1,0 +1,68 @@
+# obesity-risk: `make run` (set up + train + show where everything is) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BUDGET ?= default
+MLFLOW_PORT ?= 5000
+LAB_PORT ?= 8888
+PYTEST_ARGS ?=
+
+.PHONY: help install run train predict mlflow lab lint format test test-fast bench-train clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the package with pinned dependencies
+
+run: install  ## set up, train the default budget end to end, print where everything is
+	$(BIN)/obesity-risk train --budget $(BUDGET)
+	@echo ""
+	@echo "  training summary : reports/training/summary.json"
+	@echo "  champion export  : models/champion/ (MLflow model + metadata.json)"
+	@echo "  MLflow store     : mlruns/ (browse: make mlflow -> http://localhost:$(MLFLOW_PORT))"
+	@echo "  notebooks        : make lab -> http://localhost:$(LAB_PORT)"
+	@echo "  batch scoring    : $(BIN)/obesity-risk predict -i data/raw/obesity_uci_original.csv -o reports/predictions.csv"
+
+train: install  ## train with BUDGET=smoke|default|full (MODELS=lgbm,xgb to restrict)
+	$(BIN)/obesity-risk train --budget $(BUDGET) $(if $(MODELS),--models $(MODELS),)
+
+mlflow: install  ## MLflow UI on port 5000 over the project's store
+	$(BIN)/mlflow server --backend-store-uri "$$($(BIN)/python -c 'from obesity_risk.config import load_settings; print(load_settings().tracking_uri)')" \
+		--default-artifact-root "$$($(BIN)/python -c 'from obesity_risk.config import load_settings; print(load_settings().artifact_location)')" \
+		--host 127.0.0.1 --port $(MLFLOW_PORT)
+
+lab: install  ## JupyterLab on port 8888, rooted at the project, with a token
+	@TOKEN=$${JUPYTER_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(16))')}; \
+	echo "JupyterLab: http://localhost:$(LAB_PORT)/lab?token=$$TOKEN"; \
+	MLFLOW_TRACKING_URI="$$($(BIN)/python -c 'from obesity_risk.config import load_settings; print(load_settings().tracking_uri)')" \
+	$(BIN)/jupyter lab --no-browser --port $(LAB_PORT) --ServerApp.root_dir=$(CURDIR) --IdentityProvider.token=$$TOKEN
+
+lint: install  ## ruff + pylint
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/pylint src/obesity_risk
+
+format: install  ## apply ruff formatting and fixes
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+test: install  ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install  ## everything but the slow end-to-end suites
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUDGET).json
+	$(BIN)/python benchmarks/bench_train.py --budget $(BUDGET)
+
+clean:  ## remove generated stores and reports (keeps data/raw and the venv)
+	rm -rf mlruns logs models/champion reports/training .pytest_cache

@@ -1,0 +1,109 @@
+"""Command line: one command per stage (``obesity-risk --help``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from loguru import logger
+
+from obesity_risk.errors import ObesityRiskError
+
+app = typer.Typer(
+    help="Obesity-level classification: train, predict, serve, monitor.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Override YAML (default: $OBESITY_RISK_CONFIG)."),
+]
+
+
+def _settings(config: Path | None):  # noqa: ANN202 - Settings import kept lazy for --help speed
+    from obesity_risk.config import load_settings  # noqa: PLC0415
+    from obesity_risk.logs import configure_logging  # noqa: PLC0415
+
+    settings = load_settings(config)
+    configure_logging(settings)
+    return settings
+
+
+@app.command()
+def train(
+    budget: Annotated[str, typer.Option(help="Budget from models.yaml: smoke, default, full.")] = "default",
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated families, e.g. lgbm,xgb (default: the budget's).")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna RDB URL shared by several workers (default: in memory)."),
+    ] = None,
+    select_features: Annotated[
+        bool | None,
+        typer.Option("--select-features/--no-select-features", help="Run feature selection first."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show Optuna progress bars.")] = True,
+    config: ConfigOpt = None,
+) -> None:
+    """Tune every model family with Optuna + MLflow, register and promote the champion."""
+    from obesity_risk.models.train import Trainer  # noqa: PLC0415
+
+    settings = _settings(config)
+    families = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    summary = Trainer(
+        settings, budget, families, storage, select_features, show_progress_bar=progress
+    ).run()
+    champion = summary["champion"]
+    logger.info("summary: {}", settings.reports_dir / "training" / "summary.json")
+    logger.info("model:   {} ({})", champion["model_uri"], champion["alias_uri"])
+    logger.info("mlflow:  {}  (browse with `make mlflow`)", summary["tracking_uri"])
+
+
+@app.command()
+def predict(
+    input_csv: Annotated[Path, typer.Option("--input", "-i", help="CSV of records to score.")],
+    output_csv: Annotated[Path, typer.Option("--output", "-o", help="Where to write predictions.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Score a CSV with the champion: one output row per input row, in order."""
+    from obesity_risk.predict import predict_file  # noqa: PLC0415
+
+    settings = _settings(config)
+    written = predict_file(settings, input_csv, output_csv)
+    logger.success("wrote {} predictions to {}", written, output_csv)
+
+
+@app.command("config")
+def show_config(config: ConfigOpt = None) -> None:
+    """Print the validated configuration (after overrides) as YAML."""
+    import yaml  # noqa: PLC0415
+
+    settings = _settings(config)
+    typer.echo(yaml.safe_dump(settings.model_dump(mode="json", by_alias=True), sort_keys=False))
+
+
+def main() -> None:
+    """Console entry point: known errors become one clear line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        logger.error("interrupted")
+        sys.exit(130)
+    except ObesityRiskError as exc:
+        logger.error("{}", exc)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,474 @@
+"""One validated settings object built from the packaged YAML files.
+
+Precedence (lowest to highest): packaged defaults (``config/*.yaml``) < the file named by
+``OBESITY_RISK_CONFIG`` < environment variables ``OBESITY_RISK__SECTION__KEY`` (and
+``MLFLOW_TRACKING_URI`` for ``tracking.uri``) < keyword overrides passed to :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from obesity_risk.errors import ConfigError
+from obesity_risk.formulas import OPS
+
+CONFIG_DIR = Path(__file__).resolve().parent
+ENV_CONFIG = "OBESITY_RISK_CONFIG"
+ENV_HOME = "OBESITY_RISK_HOME"
+ENV_PREFIX = "OBESITY_RISK__"
+
+
+class _Strict(BaseModel):
+    """Base for config sections: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------- data schema
+class NumericColumn(_Strict):
+    """A numeric feature with an optional valid range (inclusive)."""
+
+    type: Literal["numeric"]
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> NumericColumn:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class CategoricalColumn(_Strict):
+    """A categorical feature with its allowed values (in order when ``ordered``)."""
+
+    type: Literal["categorical"]
+    categories: list[str] = Field(min_length=1)
+    ordered: bool = False
+    nullable: bool = False
+    description: str = ""
+
+    @field_validator("categories")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("categories must be unique")
+        return value
+
+
+ColumnSpec = Annotated[NumericColumn | CategoricalColumn, Field(discriminator="type")]
+
+
+class DataSchema(_Strict):
+    """Where the data is and what it must look like."""
+
+    train_file: Path
+    external_file: Path | None = None
+    id_column: str | None = None
+    target: str
+    classes: list[str] = Field(min_length=2)
+    validation_size: float = Field(0.15, gt=0.0, lt=0.9)
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+
+    @field_validator("classes")
+    @classmethod
+    def _unique_classes(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("classes must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _target_not_a_feature(self) -> DataSchema:
+        if self.target in self.columns:
+            raise ValueError(f"target {self.target!r} must not also be listed in columns")
+        return self
+
+    @property
+    def numeric(self) -> list[str]:
+        """Numeric feature names, in schema order."""
+        return [n for n, c in self.columns.items() if isinstance(c, NumericColumn)]
+
+    @property
+    def categorical(self) -> list[str]:
+        """Categorical feature names, in schema order."""
+        return [n for n, c in self.columns.items() if isinstance(c, CategoricalColumn)]
+
+
+# ----------------------------------------------------------------------------- features
+class EngineeredFeature(_Strict):
+    """One engineered column: ``name = op(inputs, params)``."""
+
+    name: str
+    op: str
+    inputs: dict[str, str] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class FeatureConfig(_Strict):
+    """Engineered features and per-type preprocessing."""
+
+    engineered: list[EngineeredFeature] = Field(default_factory=list)
+    selected: list[str] | None = None
+    numeric_scaler: Literal["standard", "none"] = "standard"
+    nominal_encoder: Literal["onehot", "ordinal"] = "onehot"
+
+    @field_validator("engineered")
+    @classmethod
+    def _known_ops(cls, value: list[EngineeredFeature]) -> list[EngineeredFeature]:
+        names = [f.name for f in value]
+        if len(set(names)) != len(names):
+            raise ValueError("engineered feature names must be unique")
+        for feat in value:
+            if feat.op not in OPS:
+                raise ValueError(f"{feat.name}: unknown op {feat.op!r}; known: {sorted(OPS)}")
+            missing = set(OPS[feat.op].inputs) - set(feat.inputs)
+            extra = set(feat.inputs) - set(OPS[feat.op].inputs)
+            if missing or extra:
+                raise ValueError(
+                    f"{feat.name}: op {feat.op!r} takes inputs {list(OPS[feat.op].inputs)}"
+                    f" (missing {sorted(missing)}, unexpected {sorted(extra)})"
+                )
+        return value
+
+
+# ----------------------------------------------------------------------------- models
+class ParamSpace(_Strict):
+    """One hyper-parameter's search distribution (Optuna ``suggest_*``)."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ParamSpace:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("categorical parameter needs non-empty 'choices'")
+        elif self.low is None or self.high is None or self.low > self.high:
+            raise ValueError(f"{self.type} parameter needs low <= high")
+        return self
+
+
+class ModelFamily(_Strict):
+    """An estimator class, its fixed parameters and its search space."""
+
+    estimator: str
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    seed_param: str | None = "random_state"
+    threads_param: str | None = "n_jobs"
+    space: dict[str, ParamSpace] = Field(default_factory=dict)
+    warm_start: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Budget(_Strict):
+    """How much work one ``train`` run does."""
+
+    families: list[str] = Field(min_length=1)
+    n_trials: dict[str, int] = Field(default_factory=dict)
+    timeout_s: dict[str, float] = Field(default_factory=dict)
+    cv_folds: int = Field(5, ge=2)
+    sample_rows: int | None = Field(None, ge=100)
+    warm_start: bool = True
+    feature_selection: bool = False
+    space_overrides: dict[str, dict[str, ParamSpace]] = Field(default_factory=dict)
+    fixed_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class PrunerConfig(_Strict):
+    """Optuna MedianPruner settings: prunes a trial whose running fold mean is below median."""
+
+    n_startup_trials: int = Field(3, ge=0)
+    n_warmup_steps: int = Field(1, ge=0)
+
+
+class ModelsConfig(_Strict):
+    """Model families, budgets and the tuning objective."""
+
+    metric: Literal["accuracy", "f1_macro"] = "accuracy"
+    n_jobs: int = Field(2, ge=1)
+    pruner: PrunerConfig = PrunerConfig()
+    families: dict[str, ModelFamily] = Field(min_length=1)
+    budgets: dict[str, Budget] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _budgets_name_known_families(self) -> ModelsConfig:
+        for name, budget in self.budgets.items():
+            named = (
+                set(budget.families)
+                | set(budget.n_trials)
+                | set(budget.timeout_s)
+                | set(budget.space_overrides)
+                | set(budget.fixed_overrides)
+            )
+            unknown = named - set(self.families)
+            if unknown:
+                raise ValueError(f"budget {name!r} names unknown families {sorted(unknown)}")
+        return self
+
+
+# ----------------------------------------------------------------------------- the rest
+class PathsConfig(_Strict):
+    """Project directories; relative ones resolve from ``root``."""
+
+    root: Path | None = None
+    data_dir: Path = Path("data")
+    models_dir: Path = Path("models")
+    reports_dir: Path = Path("reports")
+    logs_dir: Path = Path("logs")
+    mlruns_dir: Path = Path("mlruns")
+
+
+class TrackingConfig(_Strict):
+    """MLflow tracking and registry."""
+
+    uri: str | None = None
+    artifact_location: str | None = None
+    experiment: str = "obesity-risk"
+    registered_model: str = "obesity-risk"
+    champion_alias: str = "champion"
+    challenger_alias: str = "challenger"
+    log_trials: bool = True
+
+
+class LoggingConfig(_Strict):
+    """loguru sinks."""
+
+    level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    json_: bool = Field(False, alias="json")
+    file: bool = True
+    rotation: str = "10 MB"
+    retention: int = 5
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class MonitoringConfig(_Strict):
+    """Drift monitoring rules and limits."""
+
+    max_rows: int = Field(20000, ge=100)
+    drift_share_threshold: float = Field(0.5, gt=0, le=1)
+    column_drift_threshold: float = Field(0.1, gt=0, le=1)
+    prediction_shift_threshold: float = Field(0.1, gt=0, le=1)
+    accuracy_drop_threshold: float = Field(0.05, gt=0, le=1)
+    actions: list[Literal["log", "alert_file", "webhook", "retrain"]] = ["log", "alert_file"]
+    webhook_url: str | None = None
+
+
+class Settings(_Strict):
+    """The whole configuration. Build it with :func:`load_settings`."""
+
+    seed: int = 42
+    paths: PathsConfig = PathsConfig()
+    data: DataSchema
+    features: FeatureConfig = FeatureConfig()
+    models: ModelsConfig
+    tracking: TrackingConfig = TrackingConfig()
+    logging: LoggingConfig = LoggingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        known = set(self.data.columns) | {f.name for f in self.features.engineered}
+        for feat in self.features.engineered:
+            missing = set(feat.inputs.values()) - known
+            if missing:
+                raise ValueError(
+                    f"features.engineered {feat.name}: inputs {sorted(missing)} are neither"
+                    " data columns nor engineered features"
+                )
+        if self.features.selected is not None:
+            unknown = set(self.features.selected) - known
+            if unknown:
+                raise ValueError(f"features.selected: unknown columns {sorted(unknown)}")
+        return self
+
+    # ------------------------------------------------------------------ derived paths
+    @cached_property
+    def root(self) -> Path:
+        """The project root every relative path resolves from."""
+        return resolve_root(self.paths.root)
+
+    def path(self, value: Path | str) -> Path:
+        """Resolve ``value`` against the project root (absolute paths pass through)."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    @property
+    def models_dir(self) -> Path:
+        """Local model exports (the API's fallback when tracking is unreachable)."""
+        return self.path(self.paths.models_dir)
+
+    @property
+    def reports_dir(self) -> Path:
+        """Generated reports (training summaries, benchmarks, monitoring)."""
+        return self.path(self.paths.reports_dir)
+
+    @property
+    def logs_dir(self) -> Path:
+        """Log files."""
+        return self.path(self.paths.logs_dir)
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking URI: configured, else embedded SQLite under the project root."""
+        if self.tracking.uri:
+            return self.tracking.uri
+        return f"sqlite:///{self.path(self.paths.mlruns_dir) / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str | None:
+        """Artifact root for new experiments; local stores keep artifacts under the root."""
+        if self.tracking.artifact_location:
+            return self.tracking.artifact_location
+        if self.tracking_uri.startswith(("sqlite:", "file:")) or "://" not in self.tracking_uri:
+            return (self.path(self.paths.mlruns_dir) / "artifacts").as_uri()
+        return None
+
+
+def resolve_root(configured: Path | None = None) -> Path:
+    """Project root: configured value, else ``$OBESITY_RISK_HOME``, else the source checkout."""
+    if configured is not None:
+        return Path(configured).expanduser().resolve()
+    if os.environ.get(ENV_HOME):
+        return Path(os.environ[ENV_HOME]).expanduser().resolve()
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "src" / "obesity_risk").is_dir():
+            return parent
+    raise ConfigError(
+        f"cannot find the project root: set {ENV_HOME} or paths.root"
+        " (the package is not running from its source checkout)"
+    )
+
+
+# ----------------------------------------------------------------------------- loading
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(content).__name__}")
+    return content
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _clean_loc(tree: dict[str, Any], loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the union tags pydantic inserts into error locations (``...Age.numeric.min``)."""
+    clean: list[Any] = []
+    node: Any = tree
+    for part in loc:
+        if isinstance(node, dict) and part not in node and part in ("numeric", "categorical"):
+            continue
+        clean.append(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return tuple(clean)
+
+
+def _has_key(tree: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    node: Any = tree
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def _format_errors(
+    exc: ValidationError, merged: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]
+) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = _clean_loc(merged, err["loc"])
+        key = ".".join(str(p) for p in loc) or "<root>"
+        origin = "packaged defaults"
+        for depth in range(len(loc), 0, -1):
+            found = [name for name, tree in sources if _has_key(tree, loc[:depth])]
+            if found:
+                origin = found[-1]
+                break
+        lines.append(f"  {origin}: {key}: {err['msg']}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load and validate the settings.
+
+    Args:
+        config_file: override YAML; defaults to ``$OBESITY_RISK_CONFIG`` when set.
+        **overrides: top-level sections merged last (used by tests and notebooks).
+
+    Raises:
+        ConfigError: naming the file and the key of every invalid value.
+    """
+    sources: list[tuple[str, dict[str, Any]]] = [
+        (str(path), _read_yaml(path)) for path in sorted(CONFIG_DIR.glob("*.yaml"))
+    ]
+    config_file = config_file or os.environ.get(ENV_CONFIG)
+    if config_file:
+        path = Path(config_file).expanduser().resolve()
+        sources.append((str(path), _read_yaml(path)))
+    env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    if env:
+        sources.append(("environment", _env_tree(env)))
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        sources.append(
+            ("environment", {"tracking": {"uri": os.environ["MLFLOW_TRACKING_URI"]}})
+        )
+    if overrides:
+        sources.append(("load_settings()", overrides))
+
+    merged: dict[str, Any] = {}
+    for _, tree in sources:
+        merged = _deep_merge(merged, tree)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, merged, sources)) from None
+
+
+def _env_tree(env: dict[str, str]) -> dict[str, Any]:
+    """``OBESITY_RISK__A__B=v`` -> ``{"a": {"b": v}}`` (values parsed as YAML scalars)."""
+    tree: dict[str, Any] = {}
+    for key, raw in env.items():
+        parts = key[len(ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            node[parts[-1]] = raw
+    return tree

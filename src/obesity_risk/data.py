@@ -1,0 +1,173 @@
+"""Load CSV files and validate them against the schema declared in YAML.
+
+Validation never drops or silently coerces rows: a file either passes whole, or fails with a
+:class:`DataValidationError` naming the file, each failing column and how many rows fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from sklearn.model_selection import train_test_split
+
+from obesity_risk.config import CategoricalColumn, DataSchema, NumericColumn
+from obesity_risk.errors import DataValidationError
+
+_MAX_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Features and (optional) labels of one validated file."""
+
+    X: pd.DataFrame
+    y: pd.Series | None
+    source: str
+    ids: pd.Series | None = None
+
+
+def pandera_schema(
+    schema: DataSchema, *, require_target: bool, known_categories: bool
+) -> pa.DataFrameSchema:
+    """Build the pandera schema for ``schema``.
+
+    Args:
+        require_target: the target column must be present with a known class.
+        known_categories: categorical features must take a declared value (training);
+            at prediction time unknown values pass and the pipeline handles them.
+    """
+    columns: dict[str, pa.Column] = {}
+    for name, spec in schema.columns.items():
+        if isinstance(spec, NumericColumn):
+            checks = []
+            if spec.min is not None or spec.max is not None:
+                checks.append(
+                    pa.Check.in_range(
+                        spec.min if spec.min is not None else float("-inf"),
+                        spec.max if spec.max is not None else float("inf"),
+                    )
+                )
+            checks.append(pa.Check(lambda s: ~s.isin([float("inf"), float("-inf")]), name="finite"))
+            columns[name] = pa.Column(float, checks, nullable=spec.nullable, coerce=True)
+        else:
+            assert isinstance(spec, CategoricalColumn)
+            checks = [pa.Check.isin(spec.categories)] if known_categories else []
+            checks.append(pa.Check(lambda s: s.map(type).eq(str), name="is_text"))
+            columns[name] = pa.Column(checks=checks, nullable=spec.nullable)
+    if require_target:
+        columns[schema.target] = pa.Column(
+            checks=pa.Check.isin(schema.classes), nullable=False
+        )
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    schema: DataSchema,
+    *,
+    source: str = "<frame>",
+    require_target: bool = True,
+    known_categories: bool = True,
+) -> pd.DataFrame:
+    """Return ``frame`` with numeric columns as float64, or raise naming every problem."""
+    if frame.empty:
+        raise DataValidationError(f"{source}: no data rows")
+    try:
+        return pandera_schema(
+            schema, require_target=require_target, known_categories=known_categories
+        ).validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        raise DataValidationError(_describe(exc.failure_cases, source, len(frame))) from None
+
+
+def _describe(failures: pd.DataFrame, source: str, n_rows: int) -> str:
+    lines = []
+    missing = failures[failures["check"] == "column_in_dataframe"]["failure_case"].tolist()
+    if missing:
+        lines.append(f"  missing column(s): {', '.join(map(str, missing))}")
+    per_row = failures[failures["index"].notna()]
+    for (column, check), group in per_row.groupby(["column", "check"], sort=False):
+        rows = group["index"].nunique()
+        examples = ", ".join(repr(v) for v in group["failure_case"].drop_duplicates()[:_MAX_EXAMPLES])
+        reason = "missing values (NaN)" if check == "not_nullable" else f"fail {check}"
+        lines.append(
+            f"  column {column!r}: {rows} of {n_rows} rows {reason}"
+            + ("" if check == "not_nullable" else f" (e.g. {examples})")
+        )
+    other = failures[failures["index"].isna() & (failures["check"] != "column_in_dataframe")]
+    lines.extend(f"  column {r.column!r}: {r.check} ({r.failure_case!r})" for r in other.itertuples())
+    return f"{source}: does not match the data schema:\n" + "\n".join(lines)
+
+
+def read_csv(path: Path | str) -> pd.DataFrame:
+    """Read a CSV file, turning parser failures into a :class:`DataValidationError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataValidationError(f"{path}: file not found")
+    try:
+        return pd.read_csv(path, keep_default_na=True, na_values=[""], skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{path}: empty file (no header, no rows)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataValidationError(f"{path}: malformed CSV: {exc}".strip()) from None
+
+
+def load_dataset(
+    path: Path | str, schema: DataSchema, *, labelled: bool | None = True
+) -> Dataset:
+    """Read and validate a file; split features from the target.
+
+    Args:
+        labelled: True = target required (training); False = features only (prediction);
+            None = use the target when the file has it (monitoring, external evaluation).
+    """
+    frame = read_csv(path)
+    has_target = schema.target in frame.columns
+    require_target = bool(labelled) or (labelled is None and has_target)
+    frame = validate_frame(
+        frame,
+        schema,
+        source=str(path),
+        require_target=require_target,
+        known_categories=bool(labelled),
+    )
+    y = frame[schema.target].astype(str) if require_target else None
+    ids = frame[schema.id_column] if schema.id_column in frame.columns else None
+    X = frame.drop(columns=[c for c in (schema.target, schema.id_column) if c in frame.columns])
+    return Dataset(X=X, y=y, source=str(path), ids=ids)
+
+
+def split(
+    data: Dataset, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """Stratified, seeded train/validation split."""
+    if data.y is None:
+        raise DataValidationError(f"{data.source}: cannot split unlabelled data")
+    X_train, X_val, y_train, y_val = train_test_split(
+        data.X, data.y, test_size=test_size, stratify=data.y, random_state=seed
+    )
+    return X_train, X_val, y_train, y_val
+
+
+def sample_stratified(
+    X: pd.DataFrame, y: pd.Series, n_rows: int | None, seed: int
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Stratified subsample to ``n_rows`` (no-op when the data is already smaller)."""
+    if n_rows is None or n_rows >= len(X):
+        return X, y
+    X_s, _, y_s, _ = train_test_split(X, y, train_size=n_rows, stratify=y, random_state=seed)
+    return X_s, y_s
+
+
+def file_sha256(path: Path | str) -> str:
+    """Content hash of a file, logged with every training run."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

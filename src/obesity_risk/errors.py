@@ -1,0 +1,21 @@
+"""Errors the package raises on purpose: each carries a message meant for the user."""
+
+
+class ObesityRiskError(Exception):
+    """Base class: the CLI prints these as one clear line, never as a stack trace."""
+
+
+class ConfigError(ObesityRiskError):
+    """A configuration file or value is wrong; the message names the file and key."""
+
+
+class DataValidationError(ObesityRiskError):
+    """A data file does not match the schema; the message names file, column and row count."""
+
+
+class ModelNotFoundError(ObesityRiskError):
+    """No model could be loaded from the registry or the local export."""
+
+
+class TrackingError(ObesityRiskError):
+    """The MLflow tracking server or registry could not be reached or used."""

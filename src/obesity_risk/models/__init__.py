@@ -1,0 +1,1 @@
+"""Model families, tuning, training and the registry."""

@@ -1,0 +1,244 @@
+"""Optuna studies: cross-validated objective with fold-level pruning, one MLflow run per trial."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+from loguru import logger
+from mlflow.entities import Metric, Param, RunTag
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, f1_score
+
+from obesity_risk.config import Settings
+from obesity_risk.config.settings import Budget, ModelFamily
+from obesity_risk.features import build_pipeline
+from obesity_risk.models.families import clip_to_space, make_estimator, suggest
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class StudyResult:
+    """What one family's study found."""
+
+    family: str
+    study_name: str
+    best_params: dict[str, Any]
+    best_value: float
+    cv_accuracy: float
+    cv_f1_macro: float
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    wall_s: float
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def cross_validate(
+    pipeline: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds: Folds,
+    metric: str = "accuracy",
+    trial: optuna.Trial | None = None,
+) -> dict[str, list[float]]:
+    """Fit/score ``pipeline`` on each fold; report the running mean to ``trial`` for pruning.
+
+    Raises:
+        optuna.TrialPruned: when the pruner stops the trial (fold scores so far are attached
+            to the trial as user attributes).
+    """
+    scores: dict[str, list[float]] = {"accuracy": [], "f1_macro": []}
+    for step, (train_idx, valid_idx) in enumerate(folds):
+        model = clone(pipeline).fit(X.iloc[train_idx], y.iloc[train_idx])
+        predicted = model.predict(X.iloc[valid_idx])
+        truth = y.iloc[valid_idx]
+        scores["accuracy"].append(float(accuracy_score(truth, predicted)))
+        scores["f1_macro"].append(float(f1_score(truth, predicted, average="macro")))
+        if trial is not None:
+            trial.set_user_attr("fold_scores", scores)
+            trial.report(float(np.mean(scores[metric])), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {step + 1}/{len(folds)}")
+    return scores
+
+
+class CVObjective:
+    """Optuna objective: mean CV score of one family's pipeline (holds its data and folds)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        family_name: str,
+        family: ModelFamily,
+        X: pd.DataFrame,
+        y: pd.Series,
+        folds: Folds,
+        parent_run_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.family_name = family_name
+        self.family = family
+        self.X = X
+        self.y = y
+        self.folds = folds
+        self.parent_run_id = parent_run_id
+        self.metric = settings.models.metric
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        """Score one sampled configuration; log it as a child run."""
+        params = suggest(trial, self.family.space)
+        pipeline = build_pipeline(
+            self.settings.data,
+            self.settings.features,
+            make_estimator(self.settings, self.family, params),
+        )
+        started = time.perf_counter()
+        state = "FINISHED"
+        try:
+            scores = cross_validate(pipeline, self.X, self.y, self.folds, self.metric, trial)
+        except optuna.TrialPruned:
+            state = "KILLED"
+            scores = trial.user_attrs.get("fold_scores", {"accuracy": [], "f1_macro": []})
+            raise
+        except Exception:
+            state = "FAILED"
+            scores = {"accuracy": [], "f1_macro": []}
+            raise
+        finally:
+            duration = time.perf_counter() - started
+            trial.set_user_attr("duration_s", duration)
+            self._log_trial(trial, params, scores, duration, state)
+        for name, values in scores.items():
+            trial.set_user_attr(f"cv_{name}", float(np.mean(values)))
+        return float(np.mean(scores[self.metric]))
+
+    def _log_trial(
+        self,
+        trial: optuna.Trial,
+        params: dict[str, Any],
+        scores: dict[str, list[float]],
+        duration: float,
+        state: str,
+    ) -> None:
+        if self.parent_run_id is None or not self.settings.tracking.log_trials:
+            return
+        client = mlflow.MlflowClient()
+        parent = client.get_run(self.parent_run_id)
+        status = {"FINISHED": "complete", "KILLED": "pruned", "FAILED": "failed"}[state]
+        run = client.create_run(
+            parent.info.experiment_id,
+            run_name=f"{self.family_name}-trial-{trial.number:03d}",
+            tags={
+                "mlflow.parentRunId": self.parent_run_id,
+                "family": self.family_name,
+                "optuna_trial": str(trial.number),
+                "trial_state": status,
+            },
+        )
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(f"fold_{name}", value, now, step)
+            for name, values in scores.items()
+            for step, value in enumerate(values)
+        ]
+        metrics += [Metric(f"cv_{n}", float(np.mean(v)), now, 0) for n, v in scores.items() if v]
+        metrics.append(Metric("duration_s", duration, now, 0))
+        metrics.append(Metric("folds_run", float(len(scores["accuracy"])), now, 0))
+        client.log_batch(
+            run.info.run_id,
+            metrics=metrics,
+            params=[Param(k, str(v)) for k, v in params.items()],
+            tags=[RunTag("optuna_study", trial.study.study_name)],
+        )
+        client.set_terminated(run.info.run_id, status=state)
+
+
+def create_study(settings: Settings, study_name: str, storage: str | None) -> optuna.Study:
+    """A maximising study with a TPE sampler and a median pruner on fold scores.
+
+    In memory the sampler is seeded (reproducible). On shared storage each worker process
+    offsets the seed by its pid, so parallel workers do not sample identical trials.
+    """
+    pruner_cfg = settings.models.pruner
+    seed = settings.seed if storage is None else settings.seed + os.getpid()
+    return optuna.create_study(
+        study_name=study_name,
+        storage=storage,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=pruner_cfg.n_startup_trials,
+            n_warmup_steps=pruner_cfg.n_warmup_steps,
+        ),
+        load_if_exists=True,
+    )
+
+
+def run_study(
+    settings: Settings,
+    family_name: str,
+    family: ModelFamily,
+    budget: Budget,
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds: Folds,
+    *,
+    storage: str | None = None,
+    parent_run_id: str | None = None,
+    show_progress_bar: bool = True,
+) -> StudyResult:
+    """Tune one family within the budget; several processes may share ``storage``."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study_name = f"{settings.tracking.experiment}-{family_name}"
+    study = create_study(settings, study_name, storage)
+    if budget.warm_start and not study.trials:
+        for params in family.warm_start:
+            study.enqueue_trial(clip_to_space(params, family.space), skip_if_exists=True)
+    started = time.perf_counter()
+    study.optimize(
+        CVObjective(settings, family_name, family, X, y, folds, parent_run_id),
+        n_trials=budget.n_trials.get(family_name, 10),
+        timeout=budget.timeout_s.get(family_name),
+        show_progress_bar=show_progress_bar,
+        catch=(ValueError, ArithmeticError),
+    )
+    wall = time.perf_counter() - started
+    states = [t.state for t in study.trials]
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise RuntimeError(f"study {study_name}: no trial completed (all pruned or failed)")
+    best = study.best_trial
+    result = StudyResult(
+        family=family_name,
+        study_name=study_name,
+        best_params=dict(best.params),
+        best_value=float(best.value),
+        cv_accuracy=float(best.user_attrs.get("cv_accuracy", np.nan)),
+        cv_f1_macro=float(best.user_attrs.get("cv_f1_macro", np.nan)),
+        n_trials=len(states),
+        n_complete=len(complete),
+        n_pruned=states.count(optuna.trial.TrialState.PRUNED),
+        n_failed=states.count(optuna.trial.TrialState.FAIL),
+        wall_s=wall,
+        run_id=parent_run_id,
+    )
+    logger.info(
+        "study {}: best {}={:.5f} ({} trials, {} pruned) in {:.1f}s",
+        study_name,
+        settings.models.metric,
+        result.best_value,
+        result.n_trials,
+        result.n_pruned,
+        wall,
+    )
+    return result

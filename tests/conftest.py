@@ -1,0 +1,71 @@
+"""Shared fixtures: settings isolated in a temp dir, hand-made frames, the real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from obesity_risk.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "raw"
+TRAIN_CSV = RAW / "obesity_s4e2_train.csv"
+UCI_CSV = RAW / "obesity_uci_original.csv"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's overrides."""
+    for key in list(os.environ):
+        if key.startswith(("OBESITY_RISK", "MLFLOW_")):
+            monkeypatch.delenv(key)
+
+
+def isolated_paths(tmp: Path) -> dict[str, str]:
+    """Path overrides that keep every generated file under ``tmp``."""
+    return {
+        "mlruns_dir": str(tmp / "mlruns"),
+        "models_dir": str(tmp / "models"),
+        "reports_dir": str(tmp / "reports"),
+        "logs_dir": str(tmp / "logs"),
+    }
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Default settings writing only under ``tmp_path``."""
+    return load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+
+
+@pytest.fixture(scope="session")
+def train_frame() -> pd.DataFrame:
+    """The S4E2 training file as read from disk."""
+    return pd.read_csv(TRAIN_CSV)
+
+
+@pytest.fixture
+def tiny_records() -> pd.DataFrame:
+    """Four hand-made valid rows (no target)."""
+    return pd.DataFrame(
+        {
+            "Gender": ["Female", "Male", "Male", "Female"],
+            "Age": [21.0, 35.0, 50.0, 19.0],
+            "Height": [1.62, 1.80, 1.75, 1.55],
+            "Weight": [64.0, 120.0, 80.0, 45.0],
+            "family_history_with_overweight": ["yes", "yes", "no", "no"],
+            "FAVC": ["no", "yes", "yes", "no"],
+            "FCVC": [2.0, 3.0, 1.0, 2.5],
+            "NCP": [3.0, 3.0, 1.0, 4.0],
+            "CAEC": ["Sometimes", "Frequently", "no", "Always"],
+            "SMOKE": ["no", "no", "yes", "no"],
+            "CH2O": [2.0, 1.0, 3.0, 2.0],
+            "SCC": ["no", "no", "yes", "no"],
+            "FAF": [0.0, 1.0, 3.0, 2.0],
+            "TUE": [1.0, 0.0, 2.0, 1.0],
+            "CALC": ["no", "Sometimes", "Frequently", "no"],
+            "MTRANS": ["Public_Transportation", "Automobile", "Walking", "Bike"],
+        }
+    )

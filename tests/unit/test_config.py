@@ -1,0 +1,147 @@
+"""Settings: defaults, overrides, and errors that name the file and the key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from obesity_risk.config import load_settings
+from obesity_risk.config.settings import CONFIG_DIR
+from obesity_risk.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "override.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_load_and_resolve_from_project_root() -> None:
+    s = load_settings()
+    assert s.root == ROOT
+    assert s.path(s.data.train_file) == ROOT / "data/raw/obesity_s4e2_train.csv"
+    assert s.tracking_uri == f"sqlite:///{ROOT}/mlruns/mlflow.db"
+    assert s.artifact_location == (ROOT / "mlruns/artifacts").as_uri()
+    assert set(s.models.families) == {"dt", "rf", "xgb", "lgbm", "catboost"}
+    assert set(s.models.budgets) >= {"smoke", "default", "full"}
+
+
+def test_paths_do_not_depend_on_working_directory(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.models_dir == ROOT / "models"
+    assert s.path(s.data.train_file).is_file()
+
+
+def test_home_env_moves_the_root(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OBESITY_RISK_HOME", str(tmp_path))
+    assert load_settings().models_dir == tmp_path / "models"
+
+
+def test_override_file_from_env(tmp_path: Path, monkeypatch) -> None:
+    path = write(tmp_path, "seed: 7\nmodels:\n  n_jobs: 1\n")
+    monkeypatch.setenv("OBESITY_RISK_CONFIG", str(path))
+    s = load_settings()
+    assert (s.seed, s.models.n_jobs) == (7, 1)
+    assert "lgbm" in s.models.families  # deep merge keeps the rest
+
+
+def test_env_var_overrides_nested_key(monkeypatch) -> None:
+    monkeypatch.setenv("OBESITY_RISK__MODELS__N_JOBS", "1")
+    monkeypatch.setenv("OBESITY_RISK__LOGGING__LEVEL", "DEBUG")
+    s = load_settings()
+    assert s.models.n_jobs == 1
+    assert s.logging.level == "DEBUG"
+
+
+def test_mlflow_tracking_uri_env_wins(tmp_path: Path, monkeypatch) -> None:
+    path = write(tmp_path, "tracking:\n  uri: sqlite:///from-file.db\n")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    s = load_settings(path)
+    assert s.tracking_uri == "http://mlflow:5000"
+    assert s.artifact_location is None
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "tracking:\n  experimnt: typo\n")
+    with pytest.raises(ConfigError, match=rf"{path}: tracking\.experimnt: Extra inputs"):
+        load_settings(path)
+
+
+def test_wrong_value_names_file_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "data:\n  validation_size: 2\n")
+    with pytest.raises(ConfigError, match=rf"{path}: data\.validation_size: .*less than 0\.9"):
+        load_settings(path)
+
+
+def test_wrong_type_in_column_schema(tmp_path: Path) -> None:
+    path = write(tmp_path, "data:\n  columns:\n    Age: {type: numeric, min: old}\n")
+    with pytest.raises(ConfigError, match=rf"{path}: data\.columns\.Age\.min"):
+        load_settings(path)
+
+
+def test_error_in_env_names_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("OBESITY_RISK__MODELS__N_JOBS", "zero")
+    with pytest.raises(ConfigError, match=r"environment: models\.n_jobs"):
+        load_settings()
+
+
+def test_error_in_packaged_default_names_that_file(tmp_path: Path) -> None:
+    # an override that empties a required list is reported against the override file
+    path = write(tmp_path, "models:\n  budgets:\n    smoke:\n      families: []\n")
+    with pytest.raises(ConfigError, match=rf"{path}: models\.budgets\.smoke\.families"):
+        load_settings(path)
+
+
+def test_malformed_yaml(tmp_path: Path) -> None:
+    path = write(tmp_path, "tracking: [unclosed\n")
+    with pytest.raises(ConfigError, match=rf"{path}: malformed YAML"):
+        load_settings(path)
+
+
+def test_top_level_must_be_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path, "- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_settings(path)
+
+
+def test_missing_override_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_unknown_feature_op(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "features:\n  engineered:\n    - {name: X, op: cube, inputs: {x: Age}}\n",
+    )
+    with pytest.raises(ConfigError, match=r"features\.engineered.*unknown op 'cube'"):
+        load_settings(path)
+
+
+def test_feature_input_must_exist(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "features:\n  engineered:\n    - {name: X, op: linear, inputs: {x: Nope}}\n",
+    )
+    with pytest.raises(ConfigError, match=r"inputs \['Nope'\] are neither"):
+        load_settings(path)
+
+
+def test_budget_naming_unknown_family(tmp_path: Path) -> None:
+    path = write(tmp_path, "models:\n  budgets:\n    smoke:\n      families: [svm]\n")
+    with pytest.raises(ConfigError, match=r"budget 'smoke' names unknown families \['svm'\]"):
+        load_settings(path)
+
+
+def test_packaged_yaml_files_are_shipped() -> None:
+    names = {p.name for p in CONFIG_DIR.glob("*.yaml")}
+    assert names == {
+        "data.yaml", "features.yaml", "logging.yaml", "models.yaml",
+        "monitoring.yaml", "settings.yaml", "tracking.yaml",
+    }
+    assert os.access(CONFIG_DIR / "data.yaml", os.R_OK)
