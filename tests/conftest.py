@@ -69,3 +69,19 @@ def tiny_records() -> pd.DataFrame:
             "MTRANS": ["Public_Transportation", "Automobile", "Walking", "Bike"],
         }
     )
+
+
+@pytest.fixture(scope="session")
+def small_pipeline():
+    """A real LightGBM pipeline (100 trees, 4,000 S4E2 rows), trained once per session."""
+    from obesity_risk.data import load_dataset, sample_stratified
+    from obesity_risk.features import build_pipeline
+    from obesity_risk.models.families import effective_family, make_estimator
+
+    settings = load_settings(logging={"file": False})
+    data = load_dataset(TRAIN_CSV, settings.data)
+    X, y = sample_stratified(data.X, data.y, 4000, 0)
+    family = effective_family(settings, "lgbm")
+    params = family.warm_start[0] | {"n_estimators": 100}
+    estimator = make_estimator(settings, family, params)
+    return build_pipeline(settings.data, settings.features, estimator).fit(X, y)

@@ -25,9 +25,9 @@ ConfigOpt = Annotated[
 ]
 
 
-def _settings(config: Path | None):  # noqa: ANN202 - Settings import kept lazy for --help speed
-    from obesity_risk.config import load_settings  # noqa: PLC0415
-    from obesity_risk.logs import configure_logging  # noqa: PLC0415
+def _settings(config: Path | None):
+    from obesity_risk.config import load_settings
+    from obesity_risk.logs import configure_logging
 
     settings = load_settings(config)
     configure_logging(settings)
@@ -36,9 +36,12 @@ def _settings(config: Path | None):  # noqa: ANN202 - Settings import kept lazy 
 
 @app.command()
 def train(
-    budget: Annotated[str, typer.Option(help="Budget from models.yaml: smoke, default, full.")] = "default",
+    budget: Annotated[
+        str, typer.Option(help="Budget from models.yaml: smoke, default, full.")
+    ] = "default",
     models: Annotated[
-        str | None, typer.Option(help="Comma-separated families, e.g. lgbm,xgb (default: the budget's).")
+        str | None,
+        typer.Option(help="Comma-separated families, e.g. lgbm,xgb (default: the budget's)."),
     ] = None,
     storage: Annotated[
         str | None,
@@ -52,7 +55,7 @@ def train(
     config: ConfigOpt = None,
 ) -> None:
     """Tune every model family with Optuna + MLflow, register and promote the champion."""
-    from obesity_risk.models.train import Trainer  # noqa: PLC0415
+    from obesity_risk.models.train import Trainer
 
     settings = _settings(config)
     families = [m.strip() for m in models.split(",") if m.strip()] if models else None
@@ -72,17 +75,43 @@ def predict(
     config: ConfigOpt = None,
 ) -> None:
     """Score a CSV with the champion: one output row per input row, in order."""
-    from obesity_risk.predict import predict_file  # noqa: PLC0415
+    from obesity_risk.predict import predict_file
 
     settings = _settings(config)
     written = predict_file(settings, input_csv, output_csv)
     logger.success("wrote {} predictions to {}", written, output_csv)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: serving.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serving.port, 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: serving.workers).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the FastAPI service (uvicorn) on the champion model."""
+    import os  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415
+
+    settings = _settings(config)
+    if config is not None:  # worker processes rebuild the settings from the environment
+        os.environ["OBESITY_RISK_CONFIG"] = str(config.resolve())
+    uvicorn.run(
+        "obesity_risk.api.app:create_app",
+        factory=True,
+        host=host or settings.serving.host,
+        port=port or settings.serving.port,
+        workers=workers or settings.serving.workers,
+        log_level=settings.logging.level.lower() if settings.logging.level != "SUCCESS" else "info",
+        access_log=False,
+    )
+
+
 @app.command("config")
 def show_config(config: ConfigOpt = None) -> None:
     """Print the validated configuration (after overrides) as YAML."""
-    import yaml  # noqa: PLC0415
+    import yaml
 
     settings = _settings(config)
     typer.echo(yaml.safe_dump(settings.model_dump(mode="json", by_alias=True), sort_keys=False))

@@ -60,9 +60,7 @@ def pandera_schema(
             checks.append(pa.Check(lambda s: s.map(type).eq(str), name="is_text"))
             columns[name] = pa.Column(checks=checks, nullable=spec.nullable)
     if require_target:
-        columns[schema.target] = pa.Column(
-            checks=pa.Check.isin(schema.classes), nullable=False
-        )
+        columns[schema.target] = pa.Column(checks=pa.Check.isin(schema.classes), nullable=False)
     return pa.DataFrameSchema(columns, strict=False)
 
 
@@ -93,14 +91,18 @@ def _describe(failures: pd.DataFrame, source: str, n_rows: int) -> str:
     per_row = failures[failures["index"].notna()]
     for (column, check), group in per_row.groupby(["column", "check"], sort=False):
         rows = group["index"].nunique()
-        examples = ", ".join(repr(v) for v in group["failure_case"].drop_duplicates()[:_MAX_EXAMPLES])
+        examples = ", ".join(
+            repr(v) for v in group["failure_case"].drop_duplicates()[:_MAX_EXAMPLES]
+        )
         reason = "missing values (NaN)" if check == "not_nullable" else f"fail {check}"
         lines.append(
             f"  column {column!r}: {rows} of {n_rows} rows {reason}"
             + ("" if check == "not_nullable" else f" (e.g. {examples})")
         )
     other = failures[failures["index"].isna() & (failures["check"] != "column_in_dataframe")]
-    lines.extend(f"  column {r.column!r}: {r.check} ({r.failure_case!r})" for r in other.itertuples())
+    lines.extend(
+        f"  column {r.column!r}: {r.check} ({r.failure_case!r})" for r in other.itertuples()
+    )
     return f"{source}: does not match the data schema:\n" + "\n".join(lines)
 
 
@@ -117,9 +119,7 @@ def read_csv(path: Path | str) -> pd.DataFrame:
         raise DataValidationError(f"{path}: malformed CSV: {exc}".strip()) from None
 
 
-def load_dataset(
-    path: Path | str, schema: DataSchema, *, labelled: bool | None = True
-) -> Dataset:
+def load_dataset(path: Path | str, schema: DataSchema, *, labelled: bool | None = True) -> Dataset:
     """Read and validate a file; split features from the target.
 
     Args:

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from obesity_risk.formulas import OPS
 
+
 class EngineeredFeatures(TransformerMixin, BaseEstimator):
     """Append the engineered columns declared in YAML to a DataFrame.
 
@@ -73,7 +74,9 @@ class EngineeredFeatures(TransformerMixin, BaseEstimator):
     @staticmethod
     def _check_frame(X: Any) -> None:
         if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"EngineeredFeatures expects a pandas DataFrame, got {type(X).__name__}")
+            raise TypeError(
+                f"EngineeredFeatures expects a pandas DataFrame, got {type(X).__name__}"
+            )
 
 
 class CategoryGuard(TransformerMixin, BaseEstimator):

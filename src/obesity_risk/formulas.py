@@ -52,16 +52,19 @@ OPS: dict[str, Op] = {
     ),
     "ibw": Op(
         ("height", "sex"),
-        lambda c, p: np.where(_is_male(c, p), 50.0, 45.5)
-        + 2.3 * (_num(c, "height") * 100 / 2.54 - 60),
+        lambda c, p: (
+            np.where(_is_male(c, p), 50.0, 45.5) + 2.3 * (_num(c, "height") * 100 / 2.54 - 60)
+        ),
         "ideal body weight (Devine), kg",
     ),
     "bmr": Op(
         ("weight", "height", "age", "sex"),
-        lambda c, p: 10 * _num(c, "weight")
-        + 6.25 * _num(c, "height") * 100
-        - 5 * _num(c, "age")
-        + np.where(_is_male(c, p), 5.0, -161.0),
+        lambda c, p: (
+            10 * _num(c, "weight")
+            + 6.25 * _num(c, "height") * 100
+            - 5 * _num(c, "age")
+            + np.where(_is_male(c, p), 5.0, -161.0)
+        ),
         "basal metabolic rate (Mifflin-St Jeor), kcal/day",
     ),
     "ratio": Op(("num", "den"), lambda c, p: _ratio(_num(c, "num"), _num(c, "den")), "num / den"),

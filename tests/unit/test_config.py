@@ -141,7 +141,12 @@ def test_budget_naming_unknown_family(tmp_path: Path) -> None:
 def test_packaged_yaml_files_are_shipped() -> None:
     names = {p.name for p in CONFIG_DIR.glob("*.yaml")}
     assert names == {
-        "data.yaml", "features.yaml", "logging.yaml", "models.yaml",
-        "monitoring.yaml", "settings.yaml", "tracking.yaml",
+        "data.yaml",
+        "features.yaml",
+        "logging.yaml",
+        "models.yaml",
+        "monitoring.yaml",
+        "settings.yaml",
+        "tracking.yaml",
     }
     assert os.access(CONFIG_DIR / "data.yaml", os.R_OK)

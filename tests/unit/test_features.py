@@ -82,12 +82,19 @@ def test_category_guard_counts_unseen_and_passes_through() -> None:
     assert guard.unknown_counts(train) == {}
 
 
-def test_preprocessor_handles_unseen_categories(settings: Settings, tiny_records: pd.DataFrame) -> None:
+def test_preprocessor_handles_unseen_categories(
+    settings: Settings, tiny_records: pd.DataFrame
+) -> None:
     pre = build_preprocessor(settings.data, settings.features)
-    fitted = pre.fit(EngineeredFeatures([f.model_dump() for f in settings.features.engineered])
-                     .fit_transform(tiny_records))
+    fitted = pre.fit(
+        EngineeredFeatures([f.model_dump() for f in settings.features.engineered]).fit_transform(
+            tiny_records
+        )
+    )
     odd = tiny_records.assign(MTRANS="Teleport", CALC="Always")
-    odd = EngineeredFeatures([f.model_dump() for f in settings.features.engineered]).fit_transform(odd)
+    odd = EngineeredFeatures([f.model_dump() for f in settings.features.engineered]).fit_transform(
+        odd
+    )
     out = fitted.transform(odd)
     names = list(fitted.get_feature_names_out())
     mtrans = [i for i, n in enumerate(names) if n.startswith("MTRANS_")]
@@ -100,7 +107,9 @@ def test_selected_features_restrict_model_columns(settings: Settings) -> None:
     assert model_columns(settings.data, features) == (["BMI"], ["CALC"], ["Gender"])
 
 
-def test_pipeline_fit_predict_and_determinism(settings: Settings, tiny_records: pd.DataFrame) -> None:
+def test_pipeline_fit_predict_and_determinism(
+    settings: Settings, tiny_records: pd.DataFrame
+) -> None:
     y = pd.Series(["Normal_Weight", "Obesity_Type_II", "Overweight_Level_I", "Insufficient_Weight"])
 
     def fitted() -> np.ndarray:

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
 from obesity_risk.errors import ConfigError
 from obesity_risk.formulas import OPS
 
@@ -83,6 +84,7 @@ class DataSchema(_Strict):
     classes: list[str] = Field(min_length=2)
     validation_size: float = Field(0.15, gt=0.0, lt=0.9)
     columns: dict[str, ColumnSpec] = Field(min_length=1)
+    example: dict[str, Any] | None = None  # one valid record: API docs and the form's defaults
 
     @field_validator("classes")
     @classmethod
@@ -183,6 +185,7 @@ class Budget(_Strict):
     families: list[str] = Field(min_length=1)
     n_trials: dict[str, int] = Field(default_factory=dict)
     timeout_s: dict[str, float] = Field(default_factory=dict)
+    trial_timeout_s: float | None = Field(None, gt=0)
     cv_folds: int = Field(5, ge=2)
     sample_rows: int | None = Field(None, ge=100)
     warm_start: bool = True
@@ -271,6 +274,19 @@ class MonitoringConfig(_Strict):
     webhook_url: str | None = None
 
 
+class ServingConfig(_Strict):
+    """The FastAPI service."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    max_batch: int = Field(10000, ge=1)
+    model_source: Literal["registry", "local"] = "registry"
+    model_threads: int = Field(2, ge=1)
+    prediction_store: str | None = None
+    log_predictions: bool = True
+
+
 class Settings(_Strict):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -282,6 +298,7 @@ class Settings(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     logging: LoggingConfig = LoggingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    serving: ServingConfig = ServingConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -324,6 +341,13 @@ class Settings(_Strict):
     def logs_dir(self) -> Path:
         """Log files."""
         return self.path(self.paths.logs_dir)
+
+    @property
+    def prediction_store_url(self) -> str:
+        """SQLAlchemy URL of the prediction log."""
+        if self.serving.prediction_store:
+            return self.serving.prediction_store
+        return f"sqlite:///{self.path(self.paths.data_dir) / 'predictions.db'}"
 
     @property
     def tracking_uri(self) -> str:
@@ -372,11 +396,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return content
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+# mappings that are one unit: an override replaces them whole instead of merging into them
+_REPLACED_WHOLE = {("data", "columns")}
+
+
+def _deep_merge(
+    base: dict[str, Any], override: dict[str, Any], path: tuple[str, ...] = ()
+) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+        where = (*path, key)
+        if (
+            isinstance(value, dict)
+            and isinstance(merged.get(key), dict)
+            and where not in _REPLACED_WHOLE
+        ):
+            merged[key] = _deep_merge(merged[key], value, where)
         else:
             merged[key] = value
     return merged
@@ -397,9 +432,9 @@ def _clean_loc(tree: dict[str, Any], loc: tuple[Any, ...]) -> tuple[Any, ...]:
 def _has_key(tree: dict[str, Any], loc: tuple[Any, ...]) -> bool:
     node: Any = tree
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
             node = node[part]
         else:
             return False
@@ -444,9 +479,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     if env:
         sources.append(("environment", _env_tree(env)))
     if os.environ.get("MLFLOW_TRACKING_URI"):
-        sources.append(
-            ("environment", {"tracking": {"uri": os.environ["MLFLOW_TRACKING_URI"]}})
-        )
+        sources.append(("environment", {"tracking": {"uri": os.environ["MLFLOW_TRACKING_URI"]}}))
     if overrides:
         sources.append(("load_settings()", overrides))
 

@@ -24,7 +24,15 @@ from obesity_risk.config import Settings
 from obesity_risk.errors import ModelNotFoundError, TrackingError
 
 EXPORT_NAME = "champion"
-_RUNTIME_PACKAGES = ("scikit-learn", "pandas", "numpy", "lightgbm", "xgboost", "catboost", "cloudpickle")
+_RUNTIME_PACKAGES = (
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "cloudpickle",
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,9 @@ def setup_tracking(settings: Settings) -> str:
             settings.tracking.experiment, artifact_location=settings.artifact_location
         )
     except (MlflowException, OSError) as exc:
-        raise TrackingError(f"tracking store {_redact(uri)} is unusable: {_first_line(exc)}") from exc
+        raise TrackingError(
+            f"tracking store {_redact(uri)} is unusable: {_first_line(exc)}"
+        ) from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -122,10 +132,16 @@ def load_registered(settings: Settings, alias: str | None = None) -> LoadedModel
         model_version = client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
         if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}:
-            raise ModelNotFoundError(f"no model {name}@{alias} in {_redact(settings.tracking_uri)}") from exc
-        raise TrackingError(f"registry {_redact(settings.tracking_uri)}: {_first_line(exc)}") from exc
+            raise ModelNotFoundError(
+                f"no model {name}@{alias} in {_redact(settings.tracking_uri)}"
+            ) from exc
+        raise TrackingError(
+            f"registry {_redact(settings.tracking_uri)}: {_first_line(exc)}"
+        ) from exc
     except OSError as exc:
-        raise TrackingError(f"registry {_redact(settings.tracking_uri)}: {_first_line(exc)}") from exc
+        raise TrackingError(
+            f"registry {_redact(settings.tracking_uri)}: {_first_line(exc)}"
+        ) from exc
     uri = f"models:/{name}@{alias}"
     pipeline = mlflow.sklearn.load_model(uri)
     return LoadedModel(
@@ -143,7 +159,9 @@ def set_alias(settings: Settings, alias: str, model_version: str) -> None:
     )
 
 
-def export_local(settings: Settings, pipeline: Any, X_example: pd.DataFrame, metadata: dict) -> Path:
+def export_local(
+    settings: Settings, pipeline: Any, X_example: pd.DataFrame, metadata: dict
+) -> Path:
     """Save the champion under ``models/champion`` (MLflow format + metadata.json), atomically."""
     target = settings.models_dir / EXPORT_NAME
     settings.models_dir.mkdir(parents=True, exist_ok=True)

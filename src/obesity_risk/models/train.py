@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from loguru import logger
 from matplotlib.figure import Figure
-from sklearn.base import clone
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
@@ -88,7 +87,9 @@ def select_features(
     """
     fam = effective_family(settings, family, budget)
     params = clip_to_space(fam.warm_start[0], fam.space) if fam.warm_start else {}
-    pipeline = build_pipeline(settings.data, settings.features, make_estimator(settings, fam, params))
+    pipeline = build_pipeline(
+        settings.data, settings.features, make_estimator(settings, fam, params)
+    )
     X_fit, X_hold, y_fit, y_hold = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=settings.seed
     )
@@ -147,6 +148,7 @@ class Trainer:
             self.budget.feature_selection if feature_selection is None else feature_selection
         )
         self.show_progress_bar = show_progress_bar
+        self.champion_pipeline: Pipeline | None = None
 
     def run(self) -> dict[str, Any]:
         """Tune every family, pick and register the champion, write the summary."""
@@ -162,7 +164,10 @@ class Trainer:
             external = load_dataset(s.path(schema.external_file), schema, labelled=None)
         logger.info(
             "data: {} train rows ({} used for CV/refit), {} validation rows, {} external rows",
-            len(X_train), len(X_fit), len(X_val), 0 if external is None else len(external.X),
+            len(X_train),
+            len(X_fit),
+            len(X_val),
+            0 if external is None else len(external.X),
         )
 
         experiment_id = registry.setup_tracking(s)
@@ -177,8 +182,16 @@ class Trainer:
             best, pipeline, val_metrics, model_info = max(
                 results, key=lambda r: (r[0].best_value, r[2]["accuracy"])
             )
+            self.champion_pipeline = pipeline
             champion = self._champion(
-                s, best, pipeline, val_metrics, model_info, X_val, y_val, external,
+                s,
+                best,
+                pipeline,
+                val_metrics,
+                model_info,
+                X_val,
+                y_val,
+                external,
                 session.info.run_id,
             )
             summary = {
@@ -188,8 +201,12 @@ class Trainer:
                 "tracking_uri": registry._redact(s.tracking_uri),
                 "package_version": __version__,
                 "seed": s.seed,
-                "rows": {"train": len(X_train), "fit": len(X_fit), "validation": len(X_val),
-                         "external": 0 if external is None else len(external.X)},
+                "rows": {
+                    "train": len(X_train),
+                    "fit": len(X_fit),
+                    "validation": len(X_val),
+                    "external": 0 if external is None else len(external.X),
+                },
                 "features": {"selected": s.features.selected},
                 "champion": champion,
                 "studies": {
@@ -207,9 +224,14 @@ class Trainer:
         path = write_json(s.reports_dir / "training" / "summary.json", summary)
         logger.success(
             "champion {} v{} ({}): cv {:.4f}, validation {:.4f}, external {} -> {}",
-            champion["family"], champion["version"], champion["alias"],
-            champion["cv_accuracy"], champion["val_accuracy"],
-            "n/a" if champion["external_accuracy"] is None else f"{champion['external_accuracy']:.4f}",
+            champion["family"],
+            champion["version"],
+            champion["alias"],
+            champion["cv_accuracy"],
+            champion["val_accuracy"],
+            "n/a"
+            if champion["external_accuracy"] is None
+            else f"{champion['external_accuracy']:.4f}",
             path,
         )
         return summary
@@ -232,7 +254,10 @@ class Trainer:
         )
         if external_file:
             mlflow.log_params(
-                {"external_file": Path(external_file).name, "external_sha256": file_sha256(external_file)}
+                {
+                    "external_file": Path(external_file).name,
+                    "external_sha256": file_sha256(external_file),
+                }
             )
         mlflow.log_dict(s.model_dump(mode="json", by_alias=True), "config/settings.json")
 
@@ -241,14 +266,19 @@ class Trainer:
             result = select_features(self.settings, X, y, folds, budget=self.budget)
             mlflow.log_dict(result, "feature_selection.json")
             mlflow.log_metrics(
-                {"cv_accuracy_all": result["cv_accuracy_all"], "cv_accuracy_kept": result["cv_accuracy_kept"]}
+                {
+                    "cv_accuracy_all": result["cv_accuracy_all"],
+                    "cv_accuracy_kept": result["cv_accuracy_kept"],
+                }
             )
             mlflow.log_param("dropped", ",".join(result["dropped"]) or "-")
         write_json(self.settings.reports_dir / "training" / "feature_selection.json", result)
         logger.info(
             "feature selection: kept {}/{} columns, cv {:.4f} (all) vs {:.4f} (kept) -> {}",
-            len(result["kept"]), len(result["importances"]),
-            result["cv_accuracy_all"], result["cv_accuracy_kept"],
+            len(result["kept"]),
+            len(result["importances"]),
+            result["cv_accuracy_all"],
+            result["cv_accuracy_kept"],
             "using the kept columns" if result["selected"] is not None else "keeping all",
         )
         if result["selected"] is None:
@@ -270,8 +300,15 @@ class Trainer:
         with mlflow.start_run(run_name=f"study-{name}", nested=True) as run:
             mlflow.set_tags({"family": name, "stage": "study"})
             result = run_study(
-                s, name, family, self.budget, X, y, folds,
-                storage=self.storage, parent_run_id=run.info.run_id,
+                s,
+                name,
+                family,
+                self.budget,
+                X,
+                y,
+                folds,
+                storage=self.storage,
+                parent_run_id=run.info.run_id,
                 show_progress_bar=self.show_progress_bar,
             )
             pipeline = build_pipeline(
@@ -371,11 +408,15 @@ class Trainer:
         try:
             incumbent_acc = evaluate(incumbent.pipeline, X_val, y_val)["accuracy"]
         except (ValueError, KeyError, TypeError, ObesityRiskError) as exc:
-            logger.warning("current champion cannot score this validation data ({}); replacing it", exc)
+            logger.warning(
+                "current champion cannot score this validation data ({}); replacing it", exc
+            )
             return True, None
         logger.info(
             "current champion v{}: validation {:.4f} vs new {:.4f}",
-            incumbent.version, incumbent_acc, val_accuracy,
+            incumbent.version,
+            incumbent_acc,
+            val_accuracy,
         )
         return val_accuracy > incumbent_acc, incumbent_acc
 

@@ -50,13 +50,15 @@ def cross_validate(
     folds: Folds,
     metric: str = "accuracy",
     trial: optuna.Trial | None = None,
+    time_limit_s: float | None = None,
 ) -> dict[str, list[float]]:
     """Fit/score ``pipeline`` on each fold; report the running mean to ``trial`` for pruning.
 
     Raises:
-        optuna.TrialPruned: when the pruner stops the trial (fold scores so far are attached
-            to the trial as user attributes).
+        optuna.TrialPruned: when the pruner stops the trial, or when ``time_limit_s`` is
+            exceeded after a fold (fold scores so far are attached to the trial).
     """
+    started = time.perf_counter()
     scores: dict[str, list[float]] = {"accuracy": [], "f1_macro": []}
     for step, (train_idx, valid_idx) in enumerate(folds):
         model = clone(pipeline).fit(X.iloc[train_idx], y.iloc[train_idx])
@@ -69,6 +71,10 @@ def cross_validate(
             trial.report(float(np.mean(scores[metric])), step)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {step + 1}/{len(folds)}")
+            over_time = time_limit_s is not None and time.perf_counter() - started > time_limit_s
+            if over_time and step + 1 < len(folds):
+                trial.set_user_attr("over_time", True)
+                raise optuna.TrialPruned(f"over the {time_limit_s:.0f}s trial time limit")
     return scores
 
 
@@ -84,8 +90,10 @@ class CVObjective:
         y: pd.Series,
         folds: Folds,
         parent_run_id: str | None = None,
+        time_limit_s: float | None = None,
     ) -> None:
         self.settings = settings
+        self.time_limit_s = time_limit_s
         self.family_name = family_name
         self.family = family
         self.X = X
@@ -105,7 +113,9 @@ class CVObjective:
         started = time.perf_counter()
         state = "FINISHED"
         try:
-            scores = cross_validate(pipeline, self.X, self.y, self.folds, self.metric, trial)
+            scores = cross_validate(
+                pipeline, self.X, self.y, self.folds, self.metric, trial, self.time_limit_s
+            )
         except optuna.TrialPruned:
             state = "KILLED"
             scores = trial.user_attrs.get("fold_scores", {"accuracy": [], "f1_macro": []})
@@ -206,7 +216,9 @@ def run_study(
             study.enqueue_trial(clip_to_space(params, family.space), skip_if_exists=True)
     started = time.perf_counter()
     study.optimize(
-        CVObjective(settings, family_name, family, X, y, folds, parent_run_id),
+        CVObjective(
+            settings, family_name, family, X, y, folds, parent_run_id, budget.trial_timeout_s
+        ),
         n_trials=budget.n_trials.get(family_name, 10),
         timeout=budget.timeout_s.get(family_name),
         show_progress_bar=show_progress_bar,

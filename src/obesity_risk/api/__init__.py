@@ -1,0 +1,1 @@
+"""FastAPI service serving the registered champion."""

@@ -1,0 +1,47 @@
+"""Injected dependencies: routes ask for what they need, the app state provides it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from obesity_risk.api.model import ModelHolder, ServedModel
+from obesity_risk.api.telemetry import Telemetry
+from obesity_risk.config import Settings
+from obesity_risk.monitoring.store import PredictionStore
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    return request.app.state.settings
+
+
+def get_holder(request: Request) -> ModelHolder:
+    """The model holder (loaded or not)."""
+    return request.app.state.holder
+
+
+def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ServedModel:
+    """The current model, or 503 with the reason there is none."""
+    model = holder.current
+    if model is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"model not loaded: {holder.reason}")
+    return model
+
+
+def get_store(request: Request) -> PredictionStore | None:
+    """The prediction log (None when disabled)."""
+    return request.app.state.store
+
+
+def get_telemetry(request: Request) -> Telemetry:
+    """Prometheus metrics of this app."""
+    return request.app.state.telemetry
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+ModelDep = Annotated[ServedModel, Depends(get_model)]
+StoreDep = Annotated[PredictionStore | None, Depends(get_store)]
+TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]

@@ -1,0 +1,103 @@
+"""POST /predict and /predict/batch: one code path for one record or many.
+
+No ``from __future__ import annotations`` here: FastAPI must see the generated record class
+itself in the signatures, not a string it cannot resolve.
+"""
+
+import uuid
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import ORJSONResponse
+from loguru import logger
+from pydantic import BaseModel, Field, create_model
+
+from obesity_risk.api.deps import ModelDep, SettingsDep, StoreDep, TelemetryDep
+from obesity_risk.api.model import ServedModel
+from obesity_risk.api.schemas import BatchResponse, ErrorBody, PredictionResponse
+from obesity_risk.api.telemetry import Telemetry
+from obesity_risk.monitoring.store import PredictionStore
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "no model loaded, or the prediction log is unavailable"},
+}
+
+
+def _predict(
+    model: ServedModel,
+    records: list[dict[str, Any]],
+    store: PredictionStore | None,
+    telemetry: Telemetry,
+    model_name: str,
+) -> dict[str, Any]:
+    """Score, log durably, count; the response body as plain data."""
+    request_id = uuid.uuid4().hex
+    proba = model.predict_proba(records)
+    classes = model.classes
+    labels = [classes[i] for i in np.argmax(proba, axis=1)]
+    rows = [dict(zip(classes, map(float, row), strict=True)) for row in proba.tolist()]
+    unknown = model.unknown_counts(records)
+    if unknown:
+        logger.warning("request {}: categories unseen in training: {}", request_id, unknown)
+        for column, count in unknown.items():
+            telemetry.unknown_categories.labels(column).inc(count)
+    if store is not None:
+        try:
+            store.write(request_id, model.version, records, labels, rows)
+        except RuntimeError as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    for label in labels:
+        telemetry.predictions.labels(label).inc()
+    return {
+        "request_id": request_id,
+        "model_name": model_name,
+        "model_version": model.version,
+        "predictions": [{"label": lab, "probabilities": p} for lab, p in zip(labels, rows, strict=True)],
+    }
+
+
+def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
+    """Routes typed with the record model generated from the data schema."""
+    router = APIRouter(tags=["predict"])
+    batch_model = create_model(
+        "BatchRequest",
+        records=(list[record], Field(..., min_length=1, description=f"1 to {max_batch} records")),
+    )
+
+    @router.post("/predict", response_model=PredictionResponse, responses=ERRORS)
+    def predict(
+        body: record,  # type: ignore[valid-type]
+        model: ModelDep,
+        store: StoreDep,
+        telemetry: TelemetryDep,
+        settings: SettingsDep,
+    ) -> ORJSONResponse:
+        """Predict the obesity level of one record."""
+        out = _predict(model, [body.__dict__], store, telemetry, settings.tracking.registered_model)
+        prediction = out.pop("predictions")[0]
+        return ORJSONResponse({**out, **prediction})
+
+    @router.post(
+        "/predict/batch",
+        response_model=BatchResponse,
+        responses={**ERRORS, 413: {"model": ErrorBody, "description": "too many records"}},
+    )
+    def predict_batch(
+        body: batch_model,  # type: ignore[valid-type]
+        model: ModelDep,
+        store: StoreDep,
+        telemetry: TelemetryDep,
+        settings: SettingsDep,
+    ) -> ORJSONResponse:
+        """Predict many records (up to the configured maximum), answers in input order."""
+        records = body.records
+        if len(records) > max_batch:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"{len(records)} records in one batch; the maximum is {max_batch}",
+            )
+        out = _predict(model, [r.__dict__ for r in records], store, telemetry, settings.tracking.registered_model)
+        return ORJSONResponse(out)
+
+    return router

@@ -1,0 +1,142 @@
+"""A pandas-free view of a fitted pipeline for serving small batches of records.
+
+``CompiledPipeline`` reads the fitted parameters of each step once (engineered-feature specs,
+scaler means/scales, encoder category tables, the fitted estimator) and then turns records
+(dicts) into the exact float64 matrix the ``ColumnTransformer`` would produce, without building
+DataFrames. The estimator is the pipeline's own fitted object, so probabilities are the
+pipeline's; ``tests/model/test_fastpath.py`` checks equality on the whole UCI file.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from obesity_risk.formulas import OPS
+
+_THREAD_PARAMS = ("n_jobs", "thread_count", "nthread")
+SMALL_BATCH = 256  # below this many rows the single-threaded estimator copy is used
+
+
+class UnsupportedPipelineError(TypeError):
+    """The pipeline contains a step the compiled path does not know; use the pipeline."""
+
+
+def _with_threads(estimator: Any, n_threads: int) -> Any:
+    clone = copy.deepcopy(estimator)
+    inner = getattr(clone, "estimator_", clone)
+    params = inner.get_params() if hasattr(inner, "get_params") else {}
+    for name in _THREAD_PARAMS:
+        if name in params:
+            inner.set_params(**{name: n_threads})
+    return clone
+
+
+class CompiledPipeline:
+    """Equivalent of ``pipeline.predict_proba`` on a list of record dicts."""
+
+    def __init__(self, pipeline: Pipeline, n_threads: int = 2) -> None:
+        steps = dict(pipeline.steps)
+        try:
+            guard, features, preprocess, model = (
+                steps["guard"], steps["features"], steps["preprocess"], steps["model"]
+            )
+        except KeyError as exc:
+            raise UnsupportedPipelineError(f"pipeline has no step {exc}") from None
+        self.seen: dict[str, set[str]] = {c: set(v) for c, v in guard.seen_.items()}
+        self.engineered = list(features.features or [])
+        self.engineered_names = {f["name"] for f in self.engineered}
+        self.plan: list[tuple[str, list[str], Any]] = []
+        for name, transformer, columns in preprocess.transformers_:
+            if name == "remainder" or transformer == "drop":
+                continue
+            self.plan.append(self._compile_step(transformer, list(columns)))
+        self.n_outputs = sum(
+            len(cols) if kind != "onehot" else sum(len(t) for t in table)
+            for kind, cols, table in self.plan
+        )
+        self.classes = np.asarray(model.classes_)
+        self.single = _with_threads(model, 1)
+        self.multi = _with_threads(model, n_threads)
+        self.input_columns = sorted(
+            {c for _, cols, _ in self.plan for c in cols} - self.engineered_names
+            | {c for f in self.engineered for c in f["inputs"].values()} - self.engineered_names
+        )
+
+    @staticmethod
+    def _compile_step(transformer: Any, columns: list[str]) -> tuple[str, list[str], Any]:
+        if transformer == "passthrough":
+            return "numeric", columns, (np.zeros(len(columns)), np.ones(len(columns)))
+        if isinstance(transformer, StandardScaler):
+            mean = transformer.mean_ if transformer.with_mean else np.zeros(len(columns))
+            scale = transformer.scale_ if transformer.with_std else np.ones(len(columns))
+            return "numeric", columns, (np.asarray(mean, float), np.asarray(scale, float))
+        if isinstance(transformer, OrdinalEncoder):
+            if transformer.handle_unknown != "use_encoded_value":
+                raise UnsupportedPipelineError("OrdinalEncoder must use handle_unknown='use_encoded_value'")
+            tables = [{str(v): float(i) for i, v in enumerate(cats)} for cats in transformer.categories_]
+            return "ordinal", columns, (tables, float(transformer.unknown_value))
+        if isinstance(transformer, OneHotEncoder):
+            if transformer.drop is not None or transformer.handle_unknown != "ignore":
+                raise UnsupportedPipelineError("OneHotEncoder must use drop=None, handle_unknown='ignore'")
+            return "onehot", columns, [list(map(str, cats)) for cats in transformer.categories_]
+        raise UnsupportedPipelineError(f"no compiled form for {type(transformer).__name__}")
+
+    def unknown_counts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Rows per categorical column whose value was not seen in training."""
+        counts: dict[str, int] = {}
+        for column, seen in self.seen.items():
+            n_unknown = sum(1 for r in records if r.get(column) is not None and r[column] not in seen)
+            if n_unknown:
+                counts[column] = n_unknown
+        return counts
+
+    def transform(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The ColumnTransformer's output for ``records``, as float64."""
+        n = len(records)
+        columns: dict[str, np.ndarray] = {}
+
+        def column(name: str) -> np.ndarray:
+            if name not in columns:
+                columns[name] = np.array([r[name] for r in records], dtype=object)
+            return columns[name]
+
+        for spec in self.engineered:
+            source = {role: column(col) for role, col in spec["inputs"].items()}
+            columns[spec["name"]] = OPS[spec["op"]].fn(source, spec.get("params") or {})
+        out = np.empty((n, self.n_outputs), dtype=np.float64)
+        at = 0
+        for kind, cols, table in self.plan:
+            if kind == "numeric":
+                mean, scale = table
+                block = np.column_stack([np.asarray(column(c), dtype=np.float64) for c in cols])
+                out[:, at : at + len(cols)] = (block - mean) / scale
+                at += len(cols)
+            elif kind == "ordinal":
+                tables, unknown = table
+                for j, col in enumerate(cols):
+                    out[:, at + j] = [tables[j].get(v, unknown) for v in column(col)]
+                at += len(cols)
+            else:
+                for j, col in enumerate(cols):
+                    cats = table[j]
+                    block = out[:, at : at + len(cats)]
+                    block[:] = 0.0
+                    index = {c: i for i, c in enumerate(cats)}
+                    for row, value in enumerate(column(col)):
+                        hit = index.get(value)
+                        if hit is not None:
+                            block[row, hit] = 1.0
+                    at += len(cats)
+        return out
+
+    def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Class probabilities, columns in ``classes`` order."""
+        matrix = self.transform(records)
+        model = self.single if len(records) < SMALL_BATCH else self.multi
+        return model.predict_proba(matrix)

@@ -1,0 +1,1 @@
+"""Prediction log, drift reports and rules."""

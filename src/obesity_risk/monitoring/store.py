@@ -1,0 +1,157 @@
+"""Prediction log: every served prediction, durable before the API acknowledges it.
+
+Any SQLAlchemy URL works (embedded SQLite by default, PostgreSQL in production). Writes from
+concurrent requests are grouped: a writer thread inserts everything queued in one transaction,
+commits, and only then releases the waiting requests (group commit), so an acknowledged
+prediction is on disk, and concurrent requests share one commit instead of paying one each.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from loguru import logger
+from sqlalchemy import event
+
+METADATA = sa.MetaData()
+PREDICTIONS = sa.Table(
+    "predictions",
+    METADATA,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("label", sa.String(128), nullable=False),
+    sa.Column("probabilities", sa.Text, nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),
+)
+
+
+@dataclass
+class _Pending:
+    rows: list[dict[str, Any]]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed rows survive a process kill
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class PredictionStore:
+    """Append-only prediction log with group commit."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        METADATA.create_all(self.engine)
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._run, name="prediction-store", daemon=True)
+        self._writer.start()
+
+    # ------------------------------------------------------------------ writing
+    def write(
+        self,
+        request_id: str,
+        model_version: str | None,
+        records: list[dict[str, Any]],
+        labels: list[str],
+        probabilities: list[dict[str, float]],
+        timeout: float = 30.0,
+    ) -> None:
+        """Persist one request's predictions; returns once they are committed.
+
+        Raises:
+            RuntimeError: the store could not commit (the request must not be acknowledged).
+        """
+        now = datetime.now(UTC)
+        pending = _Pending(
+            [
+                {
+                    "request_id": request_id,
+                    "created_at": now,
+                    "model_version": model_version,
+                    "label": label,
+                    "probabilities": json.dumps(proba),
+                    "inputs": json.dumps(record),
+                }
+                for record, label, proba in zip(records, labels, probabilities, strict=True)
+            ]
+        )
+        self._queue.put(pending)
+        if not pending.done.wait(timeout):
+            raise RuntimeError(f"prediction store did not commit within {timeout:.0f}s")
+        if pending.error is not None:
+            raise RuntimeError(f"prediction store failed: {pending.error}") from pending.error
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(PREDICTIONS.insert(), [row for p in batch for row in p.rows])
+            except Exception as exc:  # noqa: BLE001 - reported to every waiting request
+                logger.error("prediction store write failed: {}", exc)
+                for pending in batch:
+                    pending.error = exc
+            for pending in batch:
+                pending.done.set()
+
+    def close(self) -> None:
+        """Flush what is queued and stop the writer."""
+        self._queue.put(None)
+        self._writer.join(timeout=30)
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ reading
+    def count(self) -> int:
+        """Number of logged predictions."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(PREDICTIONS)).scalar_one())
+
+    def read(self, last: int | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """Logged predictions as a frame: input columns + ``prediction`` + metadata columns."""
+        query = sa.select(PREDICTIONS).order_by(PREDICTIONS.c.id.desc())
+        if since is not None:
+            query = query.where(PREDICTIONS.c.created_at >= since)
+        if last is not None:
+            query = query.limit(last)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        if not rows:
+            return pd.DataFrame()
+        inputs = pd.DataFrame([json.loads(r["inputs"]) for r in reversed(rows)])
+        meta = pd.DataFrame(
+            {
+                "request_id": [r["request_id"] for r in reversed(rows)],
+                "created_at": [r["created_at"] for r in reversed(rows)],
+                "model_version": [r["model_version"] for r in reversed(rows)],
+                "prediction": [r["label"] for r in reversed(rows)],
+            }
+        )
+        return pd.concat([inputs, meta], axis=1)

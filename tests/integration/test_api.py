@@ -1,0 +1,254 @@
+"""The FastAPI service: every endpoint, every error path (status + detail), parity, reload."""
+
+from __future__ import annotations
+
+import json
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from obesity_risk.api.app import create_app
+from obesity_risk.config import Settings, load_settings
+from obesity_risk.data import load_dataset
+from obesity_risk.errors import ModelNotFoundError
+from obesity_risk.models.registry import LoadedModel
+from obesity_risk.monitoring.store import PredictionStore
+from tests.conftest import UCI_CSV, isolated_paths
+
+
+@pytest.fixture
+def api_settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        paths=isolated_paths(tmp_path),
+        logging={"file": False},
+        serving={"prediction_store": f"sqlite:///{tmp_path}/predictions.db", "max_batch": 3000},
+    )
+
+
+@pytest.fixture
+def loaded(small_pipeline) -> LoadedModel:
+    return LoadedModel(small_pipeline, "test://small", "7", {"family": "lgbm", "cv_accuracy": 0.9})
+
+
+@pytest.fixture
+def client(api_settings: Settings, loaded: LoadedModel):
+    with TestClient(create_app(api_settings, loader=lambda: loaded)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def uci():
+    settings = load_settings(logging={"file": False})
+    return load_dataset(UCI_CSV, settings.data, labelled=None)
+
+
+def record(uci, i: int = 0) -> dict:
+    return {k: (float(v) if isinstance(v, (int, float, np.number)) else v) for k, v in uci.X.iloc[i].items()}
+
+
+# ----------------------------------------------------------------------------- predict
+def test_predict_one_record(client: TestClient, uci, small_pipeline) -> None:
+    response = client.post("/predict", json=record(uci, 3))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = small_pipeline.predict_proba(uci.X.iloc[[3]])[0]
+    assert body["label"] == small_pipeline.classes_[expected.argmax()]
+    assert body["model_version"] == "7" and body["model_name"] == "obesity-risk"
+    assert len(body["request_id"]) == 32
+    np.testing.assert_allclose(
+        [body["probabilities"][c] for c in small_pipeline.classes_], expected, rtol=0, atol=1e-12
+    )
+
+
+def test_batch_equals_offline_pipeline_on_the_whole_uci_file(client: TestClient, uci, small_pipeline) -> None:
+    records = [record(uci, i) for i in range(len(uci.X))]
+    response = client.post("/predict/batch", json={"records": records})
+    assert response.status_code == 200
+    predictions = response.json()["predictions"]
+    assert len(predictions) == len(uci.X) == 2111
+    expected = small_pipeline.predict_proba(uci.X)
+    got = np.array([[p["probabilities"][c] for c in small_pipeline.classes_] for p in predictions])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    assert [p["label"] for p in predictions] == list(small_pipeline.predict(uci.X))
+
+
+def test_unseen_but_declared_category_is_accepted(client: TestClient, uci) -> None:
+    response = client.post("/predict", json=record(uci) | {"CALC": "Always"})
+    assert response.status_code == 200
+    metrics = client.get("/metrics").text
+    assert 'unknown_categories_total{column="CALC"} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"Age": "old"}, "Age", "valid number"),
+        ({"Height": 175.0}, "Height", "less than or equal to 2.3"),
+        ({"Gender": "Other"}, "Gender", "Input should be 'Female' or 'Male'"),
+        ({"extra": 1}, "extra", "Extra inputs are not permitted"),
+        ({"Weight": None}, "Weight", "valid number"),
+    ],
+)
+def test_invalid_record_is_422_with_field_message(client: TestClient, uci, change, field, message) -> None:
+    response = client.post("/predict", json=record(uci) | change)
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert any(e["loc"][-1] == field and message in e["msg"] for e in errors), errors
+
+
+def test_missing_field_is_422(client: TestClient, uci) -> None:
+    body = record(uci)
+    del body["FAF"]
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "FAF"]
+    assert response.json()["detail"][0]["type"] == "missing"
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_inf_are_rejected(client: TestClient, uci, literal: str) -> None:
+    text = json.dumps(record(uci) | {"TUE": 1.0}).replace('"TUE": 1.0', f'"TUE": {literal}')
+    response = client.post("/predict", content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "TUE"
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    response = client.post("/predict", content="{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_empty_batch_is_422(client: TestClient) -> None:
+    response = client.post("/predict/batch", json={"records": []})
+    assert response.status_code == 422
+    assert "at least 1 item" in response.json()["detail"][0]["msg"]
+
+
+def test_oversized_batch_is_413(client: TestClient, uci) -> None:
+    response = client.post("/predict/batch", json={"records": [record(uci)] * 3001})
+    assert response.status_code == 413
+    assert response.json()["detail"] == "3001 records in one batch; the maximum is 3000"
+
+
+def test_bad_record_inside_a_batch_names_its_index(client: TestClient, uci) -> None:
+    records = [record(uci, i) for i in range(3)]
+    records[2]["Weight"] = -5
+    response = client.post("/predict/batch", json={"records": records})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "records", 2, "Weight"]
+
+
+# ----------------------------------------------------------------------------- prediction log
+def test_every_acknowledged_prediction_is_in_the_store(client: TestClient, api_settings, uci) -> None:
+    ids = [client.post("/predict", json=record(uci, i)).json()["request_id"] for i in range(5)]
+    batch = client.post("/predict/batch", json={"records": [record(uci, i) for i in range(4)]}).json()
+    store = PredictionStore(api_settings.prediction_store_url)
+    try:
+        logged = store.read()
+    finally:
+        store.close()
+    assert len(logged) == 9
+    assert set(ids) | {batch["request_id"]} == set(logged["request_id"])
+    assert (logged["model_version"] == "7").all()
+    assert logged["Height"].iloc[0] == pytest.approx(uci.X["Height"].iloc[0])
+
+
+# ----------------------------------------------------------------------------- service routes
+def test_health_ready_version_model(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").json() == {"ready": True, "model_version": "7", "source": "test://small", "reason": None}
+    version = client.get("/version").json()
+    assert version["model_version"] == "7" and version["package_version"]
+    info = client.get("/model").json()
+    assert info["family"] == "lgbm" and info["version"] == "7"
+    assert info["metrics"] == {"cv_accuracy": 0.9}
+    assert len(info["classes"]) == 7
+
+
+def test_not_ready_without_a_model(api_settings: Settings, uci) -> None:
+    def missing() -> LoadedModel:
+        raise ModelNotFoundError("no exported champion in /nowhere")
+
+    with TestClient(create_app(api_settings, loader=missing)) as test_client:
+        assert test_client.get("/health").status_code == 200
+        ready = test_client.get("/ready")
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == "no exported champion in /nowhere"
+        response = test_client.post("/predict", json=record(uci))
+        assert response.status_code == 503
+        assert response.json()["detail"] == "model not loaded: no exported champion in /nowhere"
+        assert test_client.get("/model").status_code == 503
+        assert test_client.get("/version").json()["model_version"] is None
+
+
+def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(api_settings, loaded, small_pipeline) -> None:
+    versions = iter([loaded, LoadedModel(small_pipeline, "test://next", "8", {})])
+    fail = {"now": False}
+
+    def loader() -> LoadedModel:
+        if fail["now"]:
+            raise ModelNotFoundError("registry has no champion")
+        return next(versions)
+
+    with TestClient(create_app(api_settings, loader=loader)) as test_client:
+        response = test_client.post("/model/reload")
+        assert response.status_code == 200
+        assert response.json() == {"reloaded": True, "model_version": "8", "previous_version": "7", "source": "test://next"}
+        fail["now"] = True
+        response = test_client.post("/model/reload")
+        assert response.status_code == 503
+        assert response.json()["detail"] == "reload failed, still serving version 8: registry has no champion"
+        assert test_client.get("/ready").json()["model_version"] == "8"
+
+
+def test_metrics_are_prometheus_text(client: TestClient, uci) -> None:
+    client.post("/predict", json=record(uci))
+    client.post("/predict", json={"bad": 1})
+    text = client.get("/metrics").text
+    assert 'http_requests_total{method="POST",route="/predict",status="200"} 1.0' in text
+    assert 'http_requests_total{method="POST",route="/predict",status="422"} 1.0' in text
+    assert 'http_request_duration_seconds_bucket{le="0.5",method="POST",route="/predict"}' in text
+    assert 'model_info{source="test://small",version="7"} 1.0' in text
+    assert "predictions_total{label=" in text
+
+
+def test_form_page_and_docs(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<select name="CALC" id="CALC">' in page.text and 'href="/docs"' in page.text
+    schema = client.get("/openapi.json").json()
+    for path in ("/predict", "/predict/batch", "/health", "/ready", "/model", "/version", "/model/reload", "/metrics"):
+        assert path in schema["paths"], path
+    assert schema["components"]["schemas"]["Record"]["additionalProperties"] is False
+
+
+# ----------------------------------------------------------------------------- concurrency
+def test_concurrent_answers_equal_sequential_answers(client: TestClient, uci) -> None:
+    records = [record(uci, i) for i in range(64)]
+
+    def call(body: dict) -> dict:
+        return client.post("/predict", json=body).json()["probabilities"]
+
+    sequential = [call(r) for r in records]
+    with ThreadPoolExecutor(32) as pool:
+        concurrent = list(pool.map(call, records))
+    assert concurrent == sequential
+    assert all(math.isclose(sum(p.values()), 1.0) for p in concurrent)
+
+
+def test_pipeline_fallback_path_gives_the_same_answers(api_settings, small_pipeline, uci) -> None:
+    """A pipeline the compiled path does not support is served through sklearn itself."""
+    from sklearn.pipeline import Pipeline
+
+    renamed = Pipeline([(f"x{name}", step) for name, step in small_pipeline.steps])
+    loaded = LoadedModel(renamed, "test://renamed", "1", {})
+    with TestClient(create_app(api_settings, loader=lambda: loaded)) as test_client:
+        body = test_client.post("/predict/batch", json={"records": [record(uci, i) for i in range(50)]}).json()
+    got = pd.DataFrame([p["probabilities"] for p in body["predictions"]])[list(small_pipeline.classes_)]
+    np.testing.assert_allclose(got.to_numpy(), small_pipeline.predict_proba(uci.X.head(50)), atol=1e-12)

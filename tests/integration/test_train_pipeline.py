@@ -1,0 +1,120 @@
+"""End to end: `train --budget smoke` into a temp MLflow store; registry parity, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pytest
+
+from obesity_risk.config import load_settings
+from obesity_risk.data import load_dataset
+from obesity_risk.models import registry
+from obesity_risk.models.train import Trainer
+from tests.conftest import UCI_CSV, isolated_paths
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory):
+    """Two identical smoke runs into one temporary store."""
+    tmp = tmp_path_factory.mktemp("train")
+    settings = load_settings(paths=isolated_paths(tmp), logging={"file": False})
+    first = Trainer(settings, "smoke", show_progress_bar=False)
+    summary_1 = first.run()
+    saved_1 = json.loads((tmp / "reports/training/summary.json").read_text())
+    second = Trainer(settings, "smoke", show_progress_bar=False)
+    summary_2 = second.run()
+    return settings, tmp, first, summary_1, saved_1, summary_2
+
+
+def test_summary_has_the_promised_fields(runs) -> None:
+    _, _, _, summary, saved, _ = runs
+    assert saved == json.loads(json.dumps(summary, default=str))
+    champion = summary["champion"]
+    for key in (
+        "family",
+        "cv_accuracy",
+        "val_accuracy",
+        "external_accuracy",
+        "model_uri",
+        "version",
+    ):
+        assert champion[key] is not None, key
+    assert champion["family"] in {"dt", "rf", "xgb", "lgbm", "catboost"}
+    assert champion["version"] == "1" and champion["alias"] == "champion"
+    assert set(summary["studies"]) == {"dt", "rf", "xgb", "lgbm", "catboost"}
+    for study in summary["studies"].values():
+        assert study["n_trials"] >= 2 and study["n_complete"] >= 1
+        assert 0.5 < study["best_value"] <= 1.0 and study["wall_s"] > 0
+    assert champion["cv_accuracy"] > 0.85  # smoke budget, 3000 rows
+
+
+def test_registered_champion_equals_in_memory_pipeline_on_uci(runs) -> None:
+    settings, _, first, _, _, _ = runs
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    loaded = mlflow.sklearn.load_model(
+        f"models:/{settings.tracking.registered_model}@{settings.tracking.champion_alias}"
+    )
+    expected = first.champion_pipeline.predict_proba(uci.X)
+    np.testing.assert_array_equal(loaded.predict_proba(uci.X), expected)
+    exported = registry.load_exported(settings)
+    np.testing.assert_array_equal(exported.pipeline.predict_proba(uci.X), expected)
+    assert exported.version == "1"
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.tracking.registered_model}/1")
+    np.testing.assert_array_equal(pyfunc.predict(uci.X), first.champion_pipeline.predict(uci.X))
+
+
+def test_same_config_and_seed_give_identical_cv_metrics(runs) -> None:
+    _, _, _, summary_1, _, summary_2 = runs
+    for family, study in summary_1["studies"].items():
+        other = summary_2["studies"][family]
+        assert study["best_params"] == other["best_params"], family
+        assert study["best_value"] == other["best_value"], family
+        assert study["val_accuracy"] == other["val_accuracy"], family
+
+
+def test_equal_model_does_not_take_the_champion_alias(runs) -> None:
+    settings, _, _, _, _, summary_2 = runs
+    champion = summary_2["champion"]
+    assert champion["version"] == "2"
+    assert champion["alias"] == "challenger" and champion["promoted"] is False
+    assert champion["previous_champion_val_accuracy"] == champion["val_accuracy"]
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    name = settings.tracking.registered_model
+    assert client.get_model_version_by_alias(name, "champion").version == "1"
+    assert client.get_model_version_by_alias(name, "challenger").version == "2"
+
+
+def test_every_trial_is_a_child_run_of_its_study(runs) -> None:
+    settings, _, _, summary, _, _ = runs
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    exp = client.get_experiment_by_name(settings.tracking.experiment)
+    study_run = summary["studies"]["lgbm"]["run_id"]
+    children = client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{study_run}'"
+    )
+    trials = [r for r in children if "optuna_trial" in r.data.tags]
+    assert len(trials) == summary["studies"]["lgbm"]["n_trials"]
+    for run in trials:
+        assert "n_estimators" in run.data.params
+        assert run.data.metrics["duration_s"] > 0
+        assert run.data.tags["trial_state"] in {"complete", "pruned", "failed"}
+    study = client.get_run(study_run)
+    assert study.data.tags["mlflow.parentRunId"] == summary["run_id"]
+    artifacts = {a.path for a in client.list_artifacts(study_run)}
+    assert {"confusion_matrix.png", "classification_report.txt"} <= artifacts
+    session = client.get_run(summary["run_id"])
+    assert len(session.data.params["train_sha256"]) == 64
+    assert "config" in {a.path for a in client.list_artifacts(summary["run_id"])}
+
+
+def test_feature_selection_result_is_recorded(runs) -> None:
+    _, tmp, _, summary, _, _ = runs
+    result = json.loads((tmp / "reports/training/feature_selection.json").read_text())
+    assert set(result["kept"]) | set(result["dropped"]) == set(result["importances"])
+    assert result["selected"] in (None, result["kept"])
+    assert summary["features"]["selected"] == result["selected"]
