@@ -29,6 +29,7 @@ data:
 features:
   engineered:
     - {{name: debt_to_income, op: ratio, inputs: {{num: debt, den: income}}}}
+  selected: null
 models:
   budgets:
     tiny:

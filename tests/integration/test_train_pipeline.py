@@ -116,5 +116,10 @@ def test_feature_selection_result_is_recorded(runs) -> None:
     _, tmp, _, summary, _, _ = runs
     result = json.loads((tmp / "reports/training/feature_selection.json").read_text())
     assert set(result["kept"]) | set(result["dropped"]) == set(result["importances"])
-    assert result["selected"] in (None, result["kept"])
-    assert summary["features"]["selected"] == result["selected"]
+    assert "BSA" in result["importances"]  # every engineered column is a candidate
+    if result["selected"] is None:
+        assert result["cv_accuracy_kept"] <= result["cv_accuracy_configured"]
+        assert summary["features"]["selected"] == result["configured"]
+    else:
+        assert result["cv_accuracy_kept"] > result["cv_accuracy_configured"]
+        assert summary["features"]["selected"] == result["kept"]

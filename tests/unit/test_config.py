@@ -146,6 +146,7 @@ def test_packaged_yaml_files_are_shipped() -> None:
         "logging.yaml",
         "models.yaml",
         "monitoring.yaml",
+        "serving.yaml",
         "settings.yaml",
         "tracking.yaml",
     }

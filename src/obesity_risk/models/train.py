@@ -78,46 +78,53 @@ def select_features(
     family: str = "lgbm",
     budget: Budget | None = None,
 ) -> dict[str, Any]:
-    """Permutation-importance feature selection over the model columns.
+    """Permutation-importance feature selection over every model column.
 
-    Fits ``family`` (its first warm-start configuration) on a split of ``X``, measures the
-    accuracy drop when each model column (raw or engineered) is shuffled, keeps the columns
-    whose drop is positive, then compares CV accuracy with all columns vs the kept ones.
-    The returned ``selected`` is the kept list when it scores at least as well, else None.
+    Fits ``family`` (its first warm-start configuration) with *all* raw and engineered columns
+    on a split of ``X``, measures the accuracy drop when each column is shuffled, keeps the
+    columns whose drop is positive, then compares CV accuracy of the kept columns with the
+    configured ``features.selected``. ``selected`` is the kept list when it scores better,
+    else None (keep the configuration).
     """
     fam = effective_family(settings, family, budget)
     params = clip_to_space(fam.warm_start[0], fam.space) if fam.warm_start else {}
-    pipeline = build_pipeline(
-        settings.data, settings.features, make_estimator(settings, fam, params)
-    )
+
+    def pipeline_for(selected: list[str] | None) -> Pipeline:
+        features = settings.features.model_copy(update={"selected": selected})
+        return build_pipeline(settings.data, features, make_estimator(settings, fam, params))
+
+    every = pipeline_for(None)
     X_fit, X_hold, y_fit, y_hold = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=settings.seed
     )
-    pipeline.fit(X_fit, y_fit)
-    front = Pipeline(pipeline.steps[:2])  # guard + engineered features
-    back = Pipeline(pipeline.steps[2:])  # preprocess + model
-    numeric, ordered, nominal = model_columns(settings.data, settings.features)
-    columns = [*numeric, *ordered, *nominal]
-    holdout = front.transform(X_hold)
+    every.fit(X_fit, y_fit)
+    front = Pipeline(every.steps[:2])  # guard + engineered features
+    back = Pipeline(every.steps[2:])  # preprocess + model
+    all_features = settings.features.model_copy(update={"selected": None})
+    columns = [c for group in model_columns(settings.data, all_features) for c in group]
     imp = permutation_importance(
-        back, holdout[columns], y_hold, n_repeats=3, random_state=settings.seed, scoring="accuracy"
+        back,
+        front.transform(X_hold)[columns],
+        y_hold,
+        n_repeats=3,
+        random_state=settings.seed,
+        scoring="accuracy",
     )
     importances = dict(zip(columns, map(float, imp.importances_mean), strict=True))
     kept = [c for c in columns if importances[c] > 0]
-    all_scores = cross_validate(pipeline, X, y, folds)
-    sub = settings.features.model_copy(update={"selected": kept})
-    kept_pipeline = build_pipeline(settings.data, sub, make_estimator(settings, fam, params))
-    kept_scores = cross_validate(kept_pipeline, X, y, folds)
-    cv_all = float(np.mean(all_scores["accuracy"]))
-    cv_kept = float(np.mean(kept_scores["accuracy"]))
+    cv_configured = float(
+        np.mean(cross_validate(pipeline_for(settings.features.selected), X, y, folds)["accuracy"])
+    )
+    cv_kept = float(np.mean(cross_validate(pipeline_for(kept), X, y, folds)["accuracy"]))
     return {
         "family": family,
         "importances": dict(sorted(importances.items(), key=lambda kv: -kv[1])),
         "kept": kept,
         "dropped": [c for c in columns if c not in kept],
-        "cv_accuracy_all": cv_all,
+        "configured": settings.features.selected,
+        "cv_accuracy_configured": cv_configured,
         "cv_accuracy_kept": cv_kept,
-        "selected": kept if cv_kept >= cv_all else None,
+        "selected": kept if cv_kept > cv_configured else None,
     }
 
 

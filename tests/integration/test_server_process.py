@@ -1,0 +1,120 @@
+"""The real server process: cold start, durability of acknowledged predictions under kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from obesity_risk.config import load_settings
+from obesity_risk.data import load_dataset
+from obesity_risk.models.registry import export_local
+from obesity_risk.monitoring.store import PredictionStore
+from tests.conftest import UCI_CSV, isolated_paths
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path: Path, small_pipeline):
+    """`obesity-risk serve` on an exported model, prediction log in ``tmp_path``."""
+    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    export_local(settings, small_pipeline, uci.X, {"version": "3", "family": "lgbm"})
+    port = free_port()
+    store_url = f"sqlite:///{tmp_path}/predictions.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
+    env.update({f"OBESITY_RISK__PATHS__{k.upper()}": v for k, v in isolated_paths(tmp_path).items()})
+    env.update(
+        {
+            "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
+            "OBESITY_RISK__SERVING__PREDICTION_STORE": store_url,
+            "OBESITY_RISK__LOGGING__FILE": "false",
+        }
+    )
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "obesity_risk.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        assert time.monotonic() - started < 60, "server not ready in 60 s"
+        time.sleep(0.05)
+    ready_after = time.monotonic() - started
+    records = uci.X.head(200).to_dict(orient="records")
+    yield process, base, store_url, records, ready_after
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+
+
+def logged_ids(store_url: str) -> set[str]:
+    store = PredictionStore(store_url)
+    try:
+        frame = store.read()
+    finally:
+        store.close()
+    return set(frame["request_id"]) if len(frame) else set()
+
+
+def test_server_starts_ready_quickly_and_serves(served) -> None:
+    _, base, _, records, ready_after = served
+    assert ready_after < 30  # cold start incl. interpreter + imports; the benchmark measures it
+    response = httpx.post(f"{base}/predict", json=records[0])
+    assert response.status_code == 200 and response.json()["model_version"] == "3"
+
+
+def test_acknowledged_predictions_survive_kill_9(served) -> None:
+    process, base, store_url, records, _ = served
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(offset: int) -> None:
+        with httpx.Client(timeout=10) as http:
+            i = offset
+            while not stop.is_set():
+                try:
+                    response = http.post(f"{base}/predict", json=records[i % len(records)])
+                except httpx.HTTPError:
+                    return  # the server died mid-request: not acknowledged
+                if response.status_code == 200:
+                    with lock:
+                        acknowledged.append(response.json()["request_id"])
+                i += 8
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 300 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)  # no shutdown hooks, no flush
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+    process.wait(10)
+    assert len(acknowledged) >= 300
+    missing = set(acknowledged) - logged_ids(store_url)
+    assert not missing, f"{len(missing)} acknowledged predictions lost"
