@@ -139,21 +139,42 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     uci = load_dataset(settings.path(settings.data.external_file), settings.data, labelled=None)
     records = uci.X.head(500).to_dict(orient="records")
 
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
+    base_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))
+    }
     env = {**base_env, **env_paths, "MLFLOW_TRACKING_URI": settings.tracking_uri}
     api_port, mlflow_port = free_port(), free_port()
     started = time.perf_counter()
     api = subprocess.Popen(
         [str(BIN / "obesity-risk"), "serve", "--port", str(api_port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     cold_start = None
     try:
         cold_start = wait_ready(f"http://127.0.0.1:{api_port}/ready") + 0 * started
         server = subprocess.Popen(
-            [str(BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
-             "-p", str(mlflow_port), "-h", "127.0.0.1", "-w", "1"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                str(BIN / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                uri,
+                "--env-manager",
+                "local",
+                "-p",
+                str(mlflow_port),
+                "-h",
+                "127.0.0.1",
+                "-w",
+                "1",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             wait_ready(f"http://127.0.0.1:{mlflow_port}/ping", timeout=180)
@@ -161,16 +182,36 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             mlflow_bodies = [{"dataframe_records": [r]} for r in records]
             results = {"api": [], "mlflow_serve": []}
             for clients in (1, 16):
-                results["mlflow_serve"].append(asyncio.run(
-                    load(f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_bodies, clients, args.seconds)
-                ))
-                results["api"].append(asyncio.run(
-                    load(f"http://127.0.0.1:{api_port}/predict", api_bodies, clients, args.seconds)
-                ))
-            batch = {"records": uci.X.sample(10_000, replace=True, random_state=0).to_dict(orient="records")}
+                results["mlflow_serve"].append(
+                    asyncio.run(
+                        load(
+                            f"http://127.0.0.1:{mlflow_port}/invocations",
+                            mlflow_bodies,
+                            clients,
+                            args.seconds,
+                        )
+                    )
+                )
+                results["api"].append(
+                    asyncio.run(
+                        load(
+                            f"http://127.0.0.1:{api_port}/predict",
+                            api_bodies,
+                            clients,
+                            args.seconds,
+                        )
+                    )
+                )
+            batch = {
+                "records": uci.X.sample(10_000, replace=True, random_state=0).to_dict(
+                    orient="records"
+                )
+            }
             batch_frame = uci.X.sample(10_000, replace=True, random_state=0)
             with httpx.Client(timeout=120) as client:
-                http_batch = per_call(lambda: client.post(f"http://127.0.0.1:{api_port}/predict/batch", json=batch), 5)
+                http_batch = per_call(
+                    lambda: client.post(f"http://127.0.0.1:{api_port}/predict/batch", json=batch), 5
+                )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)
@@ -188,7 +229,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     def api_path() -> dict:
         rec = record_cls.model_validate(one)
         proba = compiled.predict_proba([rec.__dict__])[0]
-        return {"label": compiled.classes[int(np.argmax(proba))], "probabilities": dict(zip(compiled.classes, proba.tolist()))}
+        return {
+            "label": compiled.classes[int(np.argmax(proba))],
+            "probabilities": dict(zip(compiled.classes, proba.tolist(), strict=True)),
+        }
 
     path_s = per_call(api_path, 2000)
     floor_s = per_call(lambda: bare_model.predict_proba(prepared), 2000)
@@ -209,7 +253,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             "bare_estimator_one_prepared_row": floor_s * 1000,
             "sklearn_pipeline_one_row": pipeline_row_s * 1000,
         },
-        "batch_10000_ms": {"http_predict_batch": http_batch * 1000, "bare_pipeline_predict_proba": bare_batch * 1000},
+        "batch_10000_ms": {
+            "http_predict_batch": http_batch * 1000,
+            "bare_pipeline_predict_proba": bare_batch * 1000,
+        },
         "cold_start_to_ready_s": cold_start,
         "ratios": {
             "rps_vs_mlflow_1_client": by["api"][1]["rps"] / by["mlflow_serve"][1]["rps"],
@@ -219,8 +266,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         },
     }
     result["targets"] = {
-        "rps_vs_mlflow": ">= 3", "api_path_vs_bare_floor": "<= 2",
-        "batch_http_vs_bare_pipeline": "<= 1.5", "cold_start_to_ready_s": "<= 5",
+        "rps_vs_mlflow": ">= 3",
+        "api_path_vs_bare_floor": "<= 2",
+        "batch_http_vs_bare_pipeline": "<= 1.5",
+        "cold_start_to_ready_s": "<= 5",
     }
     r = result["ratios"]
     result["passed"] = {
@@ -232,7 +281,9 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    sys.stdout.write(json.dumps({"out": str(args.out), **r, "passed": result["passed"]}, indent=1) + "\n")
+    sys.stdout.write(
+        json.dumps({"out": str(args.out), **r, "passed": result["passed"]}, indent=1) + "\n"
+    )
     return 0
 
 

@@ -86,13 +86,15 @@ def predict(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default: serving.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: serving.port, 8000).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: serving.workers).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: serving.workers).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run the FastAPI service (uvicorn) on the champion model."""
-    import os  # noqa: PLC0415
+    import os
 
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
     settings = _settings(config)
     if config is not None:  # worker processes rebuild the settings from the environment

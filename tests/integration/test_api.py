@@ -48,7 +48,10 @@ def uci():
 
 
 def record(uci, i: int = 0) -> dict:
-    return {k: (float(v) if isinstance(v, (int, float, np.number)) else v) for k, v in uci.X.iloc[i].items()}
+    return {
+        k: (float(v) if isinstance(v, (int, float, np.number)) else v)
+        for k, v in uci.X.iloc[i].items()
+    }
 
 
 # ----------------------------------------------------------------------------- predict
@@ -65,7 +68,9 @@ def test_predict_one_record(client: TestClient, uci, small_pipeline) -> None:
     )
 
 
-def test_batch_equals_offline_pipeline_on_the_whole_uci_file(client: TestClient, uci, small_pipeline) -> None:
+def test_batch_equals_offline_pipeline_on_the_whole_uci_file(
+    client: TestClient, uci, small_pipeline
+) -> None:
     records = [record(uci, i) for i in range(len(uci.X))]
     response = client.post("/predict/batch", json={"records": records})
     assert response.status_code == 200
@@ -94,7 +99,9 @@ def test_unseen_but_declared_category_is_accepted(client: TestClient, uci) -> No
         ({"Weight": None}, "Weight", "valid number"),
     ],
 )
-def test_invalid_record_is_422_with_field_message(client: TestClient, uci, change, field, message) -> None:
+def test_invalid_record_is_422_with_field_message(
+    client: TestClient, uci, change, field, message
+) -> None:
     response = client.post("/predict", json=record(uci) | change)
     assert response.status_code == 422
     errors = response.json()["detail"]
@@ -119,7 +126,9 @@ def test_nan_and_inf_are_rejected(client: TestClient, uci, literal: str) -> None
 
 
 def test_malformed_json_is_422(client: TestClient) -> None:
-    response = client.post("/predict", content="{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/predict", content="{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
 
@@ -145,9 +154,13 @@ def test_bad_record_inside_a_batch_names_its_index(client: TestClient, uci) -> N
 
 
 # ----------------------------------------------------------------------------- prediction log
-def test_every_acknowledged_prediction_is_in_the_store(client: TestClient, api_settings, uci) -> None:
+def test_every_acknowledged_prediction_is_in_the_store(
+    client: TestClient, api_settings, uci
+) -> None:
     ids = [client.post("/predict", json=record(uci, i)).json()["request_id"] for i in range(5)]
-    batch = client.post("/predict/batch", json={"records": [record(uci, i) for i in range(4)]}).json()
+    batch = client.post(
+        "/predict/batch", json={"records": [record(uci, i) for i in range(4)]}
+    ).json()
     store = PredictionStore(api_settings.prediction_store_url)
     try:
         logged = store.read()
@@ -162,7 +175,12 @@ def test_every_acknowledged_prediction_is_in_the_store(client: TestClient, api_s
 # ----------------------------------------------------------------------------- service routes
 def test_health_ready_version_model(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
-    assert client.get("/ready").json() == {"ready": True, "model_version": "7", "source": "test://small", "reason": None}
+    assert client.get("/ready").json() == {
+        "ready": True,
+        "model_version": "7",
+        "source": "test://small",
+        "reason": None,
+    }
     version = client.get("/version").json()
     assert version["model_version"] == "7" and version["package_version"]
     info = client.get("/model").json()
@@ -187,7 +205,9 @@ def test_not_ready_without_a_model(api_settings: Settings, uci) -> None:
         assert test_client.get("/version").json()["model_version"] is None
 
 
-def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(api_settings, loaded, small_pipeline) -> None:
+def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(
+    api_settings, loaded, small_pipeline
+) -> None:
     versions = iter([loaded, LoadedModel(small_pipeline, "test://next", "8", {})])
     fail = {"now": False}
 
@@ -199,11 +219,19 @@ def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(api_settings, load
     with TestClient(create_app(api_settings, loader=loader)) as test_client:
         response = test_client.post("/model/reload")
         assert response.status_code == 200
-        assert response.json() == {"reloaded": True, "model_version": "8", "previous_version": "7", "source": "test://next"}
+        assert response.json() == {
+            "reloaded": True,
+            "model_version": "8",
+            "previous_version": "7",
+            "source": "test://next",
+        }
         fail["now"] = True
         response = test_client.post("/model/reload")
         assert response.status_code == 503
-        assert response.json()["detail"] == "reload failed, still serving version 8: registry has no champion"
+        assert (
+            response.json()["detail"]
+            == "reload failed, still serving version 8: registry has no champion"
+        )
         assert test_client.get("/ready").json()["model_version"] == "8"
 
 
@@ -223,7 +251,16 @@ def test_form_page_and_docs(client: TestClient) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<select name="CALC" id="CALC">' in page.text and 'href="/docs"' in page.text
     schema = client.get("/openapi.json").json()
-    for path in ("/predict", "/predict/batch", "/health", "/ready", "/model", "/version", "/model/reload", "/metrics"):
+    for path in (
+        "/predict",
+        "/predict/batch",
+        "/health",
+        "/ready",
+        "/model",
+        "/version",
+        "/model/reload",
+        "/metrics",
+    ):
         assert path in schema["paths"], path
     assert schema["components"]["schemas"]["Record"]["additionalProperties"] is False
 
@@ -249,6 +286,12 @@ def test_pipeline_fallback_path_gives_the_same_answers(api_settings, small_pipel
     renamed = Pipeline([(f"x{name}", step) for name, step in small_pipeline.steps])
     loaded = LoadedModel(renamed, "test://renamed", "1", {})
     with TestClient(create_app(api_settings, loader=lambda: loaded)) as test_client:
-        body = test_client.post("/predict/batch", json={"records": [record(uci, i) for i in range(50)]}).json()
-    got = pd.DataFrame([p["probabilities"] for p in body["predictions"]])[list(small_pipeline.classes_)]
-    np.testing.assert_allclose(got.to_numpy(), small_pipeline.predict_proba(uci.X.head(50)), atol=1e-12)
+        body = test_client.post(
+            "/predict/batch", json={"records": [record(uci, i) for i in range(50)]}
+        ).json()
+    got = pd.DataFrame([p["probabilities"] for p in body["predictions"]])[
+        list(small_pipeline.classes_)
+    ]
+    np.testing.assert_allclose(
+        got.to_numpy(), small_pipeline.predict_proba(uci.X.head(50)), atol=1e-12
+    )

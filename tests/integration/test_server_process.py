@@ -38,7 +38,9 @@ def served(tmp_path: Path, small_pipeline):
     port = free_port()
     store_url = f"sqlite:///{tmp_path}/predictions.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
-    env.update({f"OBESITY_RISK__PATHS__{k.upper()}": v for k, v in isolated_paths(tmp_path).items()})
+    env.update(
+        {f"OBESITY_RISK__PATHS__{k.upper()}": v for k, v in isolated_paths(tmp_path).items()}
+    )
     env.update(
         {
             "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
@@ -49,7 +51,10 @@ def served(tmp_path: Path, small_pipeline):
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "obesity_risk.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     while True:

@@ -27,18 +27,24 @@ def test_matrix_equals_column_transformer_output(small_pipeline, uci_records) ->
     np.testing.assert_array_equal(compiled.transform(records), expected)
 
 
-def test_probabilities_equal_pipeline_for_single_rows_and_batches(small_pipeline, uci_records) -> None:
+def test_probabilities_equal_pipeline_for_single_rows_and_batches(
+    small_pipeline, uci_records
+) -> None:
     X, records = uci_records
     compiled = CompiledPipeline(small_pipeline)
     expected = small_pipeline.predict_proba(X)
     np.testing.assert_allclose(compiled.predict_proba(records), expected, rtol=0, atol=1e-12)
     for i in range(0, len(records), 97):  # single rows take the one-thread estimator copy
-        np.testing.assert_allclose(compiled.predict_proba([records[i]]), expected[[i]], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            compiled.predict_proba([records[i]]), expected[[i]], rtol=0, atol=1e-12
+        )
     assert len(records) >= SMALL_BATCH
 
 
-def test_unknown_categories_counted_and_encoded_like_the_pipeline(small_pipeline, uci_records) -> None:
-    X, records = uci_records
+def test_unknown_categories_counted_and_encoded_like_the_pipeline(
+    small_pipeline, uci_records
+) -> None:
+    X, _ = uci_records
     odd = X.head(5).assign(MTRANS="Teleport", CALC="Always")
     compiled = CompiledPipeline(small_pipeline)
     odd_records = odd.to_dict(orient="records")

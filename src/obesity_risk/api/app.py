@@ -6,13 +6,12 @@ Nothing happens at import time: uvicorn builds the app through the factory
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-
-import anyio
-import math
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +28,7 @@ from obesity_risk.config import Settings, load_settings
 from obesity_risk.logs import configure_logging
 from obesity_risk.models.registry import LoadedModel
 from obesity_risk.monitoring.store import PredictionStore
+
 
 def _finite(value: Any) -> Any:
     """Echoed inputs may hold NaN/inf (rejected values); JSON cannot: send them as text."""

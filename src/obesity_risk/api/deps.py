@@ -26,7 +26,9 @@ def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ServedMode
     """The current model, or 503 with the reason there is none."""
     model = holder.current
     if model is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"model not loaded: {holder.reason}")
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"model not loaded: {holder.reason}"
+        )
     return model
 
 

@@ -79,7 +79,9 @@ class ModelHolder:
         try:
             self.current = self._load()
             self.reason = None
-            logger.info("serving model version {} from {}", self.current.version, self.current.loaded.source)
+            logger.info(
+                "serving model version {} from {}", self.current.version, self.current.loaded.source
+            )
         except (ObesityRiskError, OSError, ValueError) as exc:
             self.reason = str(exc)
             logger.error("no model loaded: {}", exc)

@@ -28,7 +28,11 @@ def record_model(schema: DataSchema) -> type[BaseModel]:
             annotation = annotation | None
         fields[name] = (
             annotation,
-            Field(..., description=spec.description or None, **{k: v for k, v in constraints.items() if v is not None}),
+            Field(
+                ...,
+                description=spec.description or None,
+                **{k: v for k, v in constraints.items() if v is not None},
+            ),
         )
     example = schema.example or {
         name: (

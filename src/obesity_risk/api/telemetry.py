@@ -16,7 +16,10 @@ class Telemetry:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+            "http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
@@ -35,7 +38,10 @@ class Telemetry:
             registry=self.registry,
         )
         self.model_info = Gauge(
-            "model_info", "Model being served (value 1)", ["version", "source"], registry=self.registry
+            "model_info",
+            "Model being served (value 1)",
+            ["version", "source"],
+            registry=self.registry,
         )
 
     def set_model(self, version: str | None, source: str | None) -> None:

@@ -44,7 +44,10 @@ class CompiledPipeline:
         steps = dict(pipeline.steps)
         try:
             guard, features, preprocess, model = (
-                steps["guard"], steps["features"], steps["preprocess"], steps["model"]
+                steps["guard"],
+                steps["features"],
+                steps["preprocess"],
+                steps["model"],
             )
         except KeyError as exc:
             raise UnsupportedPipelineError(f"pipeline has no step {exc}") from None
@@ -78,12 +81,18 @@ class CompiledPipeline:
             return "numeric", columns, (np.asarray(mean, float), np.asarray(scale, float))
         if isinstance(transformer, OrdinalEncoder):
             if transformer.handle_unknown != "use_encoded_value":
-                raise UnsupportedPipelineError("OrdinalEncoder must use handle_unknown='use_encoded_value'")
-            tables = [{str(v): float(i) for i, v in enumerate(cats)} for cats in transformer.categories_]
+                raise UnsupportedPipelineError(
+                    "OrdinalEncoder must use handle_unknown='use_encoded_value'"
+                )
+            tables = [
+                {str(v): float(i) for i, v in enumerate(cats)} for cats in transformer.categories_
+            ]
             return "ordinal", columns, (tables, float(transformer.unknown_value))
         if isinstance(transformer, OneHotEncoder):
             if transformer.drop is not None or transformer.handle_unknown != "ignore":
-                raise UnsupportedPipelineError("OneHotEncoder must use drop=None, handle_unknown='ignore'")
+                raise UnsupportedPipelineError(
+                    "OneHotEncoder must use drop=None, handle_unknown='ignore'"
+                )
             return "onehot", columns, [list(map(str, cats)) for cats in transformer.categories_]
         raise UnsupportedPipelineError(f"no compiled form for {type(transformer).__name__}")
 
@@ -91,7 +100,9 @@ class CompiledPipeline:
         """Rows per categorical column whose value was not seen in training."""
         counts: dict[str, int] = {}
         for column, seen in self.seen.items():
-            n_unknown = sum(1 for r in records if r.get(column) is not None and r[column] not in seen)
+            n_unknown = sum(
+                1 for r in records if r.get(column) is not None and r[column] not in seen
+            )
             if n_unknown:
                 counts[column] = n_unknown
         return counts

@@ -68,7 +68,7 @@ def setup_tracking(settings: Settings) -> str:
         )
     except (MlflowException, OSError) as exc:
         raise TrackingError(
-            f"tracking store {_redact(uri)} is unusable: {_first_line(exc)}"
+            f"tracking store {redact(uri)} is unusable: {_first_line(exc)}"
         ) from exc
 
 
@@ -76,7 +76,8 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _redact(uri: str) -> str:
+def redact(uri: str) -> str:
+    """The URI with any password masked (safe to log)."""
     parsed = urlparse(uri)
     if parsed.password:
         return uri.replace(f":{parsed.password}@", ":***@")
@@ -133,14 +134,14 @@ def load_registered(settings: Settings, alias: str | None = None) -> LoadedModel
     except MlflowException as exc:
         if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}:
             raise ModelNotFoundError(
-                f"no model {name}@{alias} in {_redact(settings.tracking_uri)}"
+                f"no model {name}@{alias} in {redact(settings.tracking_uri)}"
             ) from exc
         raise TrackingError(
-            f"registry {_redact(settings.tracking_uri)}: {_first_line(exc)}"
+            f"registry {redact(settings.tracking_uri)}: {_first_line(exc)}"
         ) from exc
     except OSError as exc:
         raise TrackingError(
-            f"registry {_redact(settings.tracking_uri)}: {_first_line(exc)}"
+            f"registry {redact(settings.tracking_uri)}: {_first_line(exc)}"
         ) from exc
     uri = f"models:/{name}@{alias}"
     pipeline = mlflow.sklearn.load_model(uri)

@@ -48,7 +48,7 @@ def evaluate(pipeline: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
 def confusion_figure(pipeline: Any, X: pd.DataFrame, y: pd.Series, title: str) -> Figure:
     """Confusion matrix (row-normalised) as a matplotlib Figure (no pyplot state)."""
     fig = Figure(figsize=(9, 8))
-    ax = fig.subplots()
+    ax = fig.add_subplot()
     ConfusionMatrixDisplay.from_predictions(
         y,
         pipeline.predict(X),
@@ -205,7 +205,7 @@ class Trainer:
                 "budget": self.budget_name,
                 "run_id": session.info.run_id,
                 "experiment_id": experiment_id,
-                "tracking_uri": registry._redact(s.tracking_uri),
+                "tracking_uri": registry.redact(s.tracking_uri),
                 "package_version": __version__,
                 "seed": s.seed,
                 "rows": {

@@ -24,7 +24,12 @@ METADATA = sa.MetaData()
 PREDICTIONS = sa.Table(
     "predictions",
     METADATA,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("request_id", sa.String(64), nullable=False, index=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("model_version", sa.String(64)),
@@ -44,7 +49,9 @@ class _Pending:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed rows survive a process kill
+    cursor.execute(
+        "PRAGMA synchronous=NORMAL"
+    )  # WAL + NORMAL: committed rows survive a process kill
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
@@ -115,7 +122,8 @@ class PredictionStore:
             try:
                 with self.engine.begin() as conn:
                     conn.execute(PREDICTIONS.insert(), [row for p in batch for row in p.rows])
-            except Exception as exc:  # noqa: BLE001 - reported to every waiting request
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # whatever failed, every waiting request is told (none is acknowledged)
                 logger.error("prediction store write failed: {}", exc)
                 for pending in batch:
                     pending.error = exc
@@ -132,7 +140,9 @@ class PredictionStore:
     def count(self) -> int:
         """Number of logged predictions."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(PREDICTIONS)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(PREDICTIONS)).scalar_one()
+            )
 
     def read(self, last: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         """Logged predictions as a frame: input columns + ``prediction`` + metadata columns."""

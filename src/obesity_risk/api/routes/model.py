@@ -7,7 +7,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from obesity_risk import __version__
 from obesity_risk.api.deps import HolderDep, ModelDep, SettingsDep, TelemetryDep
-from obesity_risk.api.schemas import ErrorBody, Health, ModelInfo, Readiness, ReloadResult, VersionInfo
+from obesity_risk.api.schemas import (
+    ErrorBody,
+    Health,
+    ModelInfo,
+    Readiness,
+    ReloadResult,
+    VersionInfo,
+)
 from obesity_risk.errors import ObesityRiskError
 
 router = APIRouter(tags=["service"])
@@ -38,7 +45,8 @@ def model_info(model: ModelDep, settings: SettingsDep) -> ModelInfo:
         name=settings.tracking.registered_model,
         family=meta.get("family") or tags.get("family"),
         version=model.version,
-        alias=meta.get("alias") or (settings.tracking.champion_alias if "@" in model.loaded.source else None),
+        alias=meta.get("alias")
+        or (settings.tracking.champion_alias if "@" in model.loaded.source else None),
         run_id=meta.get("run_id"),
         source=model.loaded.source,
         metrics={
@@ -69,7 +77,8 @@ def reload(holder: HolderDep, telemetry: TelemetryDep) -> ReloadResult:
     except (ObesityRiskError, OSError, ValueError) as exc:
         kept = previous.version if previous else None
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"reload failed, still serving version {kept}: {exc}"
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"reload failed, still serving version {kept}: {exc}",
         ) from exc
     telemetry.set_model(new.version, new.loaded.source)
     return ReloadResult(

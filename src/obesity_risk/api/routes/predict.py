@@ -20,7 +20,10 @@ from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.monitoring.store import PredictionStore
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorBody, "description": "no model loaded, or the prediction log is unavailable"},
+    503: {
+        "model": ErrorBody,
+        "description": "no model loaded, or the prediction log is unavailable",
+    },
 }
 
 
@@ -53,7 +56,9 @@ def _predict(
         "request_id": request_id,
         "model_name": model_name,
         "model_version": model.version,
-        "predictions": [{"label": lab, "probabilities": p} for lab, p in zip(labels, rows, strict=True)],
+        "predictions": [
+            {"label": lab, "probabilities": p} for lab, p in zip(labels, rows, strict=True)
+        ],
     }
 
 
@@ -97,7 +102,13 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"{len(records)} records in one batch; the maximum is {max_batch}",
             )
-        out = _predict(model, [r.__dict__ for r in records], store, telemetry, settings.tracking.registered_model)
+        out = _predict(
+            model,
+            [r.__dict__ for r in records],
+            store,
+            telemetry,
+            settings.tracking.registered_model,
+        )
         return ORJSONResponse(out)
 
     return router

@@ -1,0 +1,135 @@
+"""The prediction form in a real headless Chromium (Debian chromium + chromium-driver)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from obesity_risk.api.app import create_app
+from obesity_risk.config import load_settings
+from obesity_risk.models.registry import LoadedModel
+from tests.conftest import isolated_paths
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
+    tmp = tmp_path_factory.mktemp("browser")
+    api_settings = load_settings(
+        paths=isolated_paths(tmp),
+        logging={"file": False},
+        serving={"prediction_store": f"sqlite:///{tmp}/predictions.db"},
+    )
+    loaded = LoadedModel(small_pipeline, "test://small", "5", {})
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(api_settings, loader=lambda: loaded), port=port, log_level="warning"
+    )
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield base
+    uv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    assert Path(CHROMIUM).exists(), "Debian chromium is required (.ci/run installs it)"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1000,1400",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_form_predicts_in_a_real_browser(server: str, browser, small_pipeline) -> None:
+    browser.get(f"{server}/")
+    assert browser.title == "obesity-risk"
+    weight = browser.find_element(By.ID, "Weight")
+    weight.clear()
+    weight.send_keys("135")
+    Select(browser.find_element(By.ID, "CALC")).select_by_visible_text("Always")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 20).until(ec.visibility_of_element_located((By.ID, "result")))
+    label = browser.find_element(By.ID, "label").text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#probs tr")
+    assert len(rows) == 7
+    assert browser.find_element(By.ID, "version").text == "5"
+    # the same record through the offline pipeline
+    import pandas as pd
+
+    record = {
+        el.get_attribute("name"): el.get_attribute("value")
+        for el in browser.find_elements(By.CSS_SELECTOR, "#form input, #form select")
+    }
+    frame = pd.DataFrame([record]).astype(
+        {c: float for c in ("Age", "Height", "Weight", "FCVC", "NCP", "CH2O", "FAF", "TUE")}
+    )
+    assert label == small_pipeline.predict(frame)[0]
+    assert label.startswith("Obesity")
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+    figures = ROOT / "reports" / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(figures / "api-form.png"))
+
+
+def test_form_shows_validation_errors(server: str, browser) -> None:
+    browser.get(f"{server}/")
+    height = browser.find_element(By.ID, "Height")
+    browser.execute_script(
+        "arguments[0].removeAttribute('max')", height
+    )  # bypass the browser check
+    height.clear()
+    height.send_keys("175")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "error").text)
+    assert (
+        "Height: Input should be less than or equal to 2.3"
+        in browser.find_element(By.ID, "error").text
+    )
