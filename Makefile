@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 BUDGET ?= default
 MLFLOW_PORT ?= 5000
 LAB_PORT ?= 8888
+API_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run train predict mlflow lab lint format test test-fast bench-train clean
+.PHONY: help install run train serve mlflow lab lint format test test-fast bench-train bench-serve clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,9 +32,13 @@ run: install  ## set up, train the default budget end to end, print where everyt
 	@echo "  MLflow store     : mlruns/ (browse: make mlflow -> http://localhost:$(MLFLOW_PORT))"
 	@echo "  notebooks        : make lab -> http://localhost:$(LAB_PORT)"
 	@echo "  batch scoring    : $(BIN)/obesity-risk predict -i data/raw/obesity_uci_original.csv -o reports/predictions.csv"
+	@echo "  API              : make serve -> http://localhost:$(API_PORT) (form), /docs, /metrics"
 
 train: install  ## train with BUDGET=smoke|default|full (MODELS=lgbm,xgb to restrict)
 	$(BIN)/obesity-risk train --budget $(BUDGET) $(if $(MODELS),--models $(MODELS),)
+
+serve: install  ## FastAPI service on port 8000 (champion from the registry, else models/champion)
+	$(BIN)/obesity-risk serve --port $(API_PORT)
 
 mlflow: install  ## MLflow UI on port 5000 over the project's store
 	$(BIN)/mlflow server --backend-store-uri "$$($(BIN)/python -c 'from obesity_risk.config import load_settings; print(load_settings().tracking_uri)')" \
@@ -60,6 +65,9 @@ test: install  ## the whole test suite (what CI runs)
 
 test-fast: install  ## everything but the slow end-to-end suites
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench-serve: install  ## serving benchmark vs `mlflow models serve` -> reports/benchmarks/serving.json
+	$(BIN)/python benchmarks/bench_serve.py
 
 bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUDGET).json
 	$(BIN)/python benchmarks/bench_train.py --budget $(BUDGET)

@@ -19,7 +19,7 @@ from tests.conftest import isolated_paths
 
 pytestmark = pytest.mark.slow
 CASES: list[str] = []
-MAX_EXAMPLES = 200
+MAX_EXAMPLES = 400
 
 
 @pytest.fixture(scope="module")

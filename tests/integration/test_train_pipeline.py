@@ -123,3 +123,37 @@ def test_feature_selection_result_is_recorded(runs) -> None:
     else:
         assert result["cv_accuracy_kept"] > result["cv_accuracy_configured"]
         assert summary["features"]["selected"] == result["kept"]
+
+
+def test_api_serves_the_registered_champion_and_falls_back_to_the_export(runs) -> None:
+    from fastapi.testclient import TestClient
+
+    from obesity_risk.api.app import create_app
+
+    settings, tmp, first, _, _, _ = runs
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    records = uci.X.head(300).to_dict(orient="records")
+    expected = first.champion_pipeline.predict(uci.X.head(300))
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/ready").json()
+        assert ready["source"] == "models:/obesity-risk@champion" and ready["model_version"] == "1"
+        body = client.post("/predict/batch", json={"records": records}).json()
+        assert [p["label"] for p in body["predictions"]] == list(expected)
+        info = client.get("/model").json()
+        assert info["alias"] == "champion" and info["family"] == runs[3]["champion"]["family"]
+        assert info["metrics"]["val_accuracy"] == runs[3]["champion"]["val_accuracy"]
+        assert "BMI" in info["features"]["numeric"]
+
+    unreachable = load_settings(
+        paths=isolated_paths(tmp),
+        logging={"file": False},
+        tracking={"uri": "http://127.0.0.1:9"},
+        serving={"prediction_store": f"sqlite:///{tmp}/fallback.db"},
+    )
+    with TestClient(create_app(unreachable)) as client:
+        ready = client.get("/ready").json()
+        assert ready["source"] == str(tmp / "models" / "champion") and ready["model_version"] == "1"
+        body = client.post("/predict/batch", json={"records": records}).json()
+        assert [p["label"] for p in body["predictions"]] == list(expected)
+        info = client.get("/model").json()
+        assert info["metrics"]["cv_accuracy"] > 0.85 and info["trained_at"]

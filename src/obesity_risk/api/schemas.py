@@ -19,7 +19,8 @@ def record_model(schema: DataSchema) -> type[BaseModel]:
     for name, spec in schema.columns.items():
         if isinstance(spec, NumericColumn):
             annotation: Any = float
-            constraints = {"ge": spec.min, "le": spec.max, "allow_inf_nan": False}
+            # strict: a JSON number only (no true/false, no "1.5" strings); ints are accepted
+            constraints = {"ge": spec.min, "le": spec.max, "allow_inf_nan": False, "strict": True}
         else:
             assert isinstance(spec, CategoricalColumn)
             annotation = Literal[tuple(spec.categories)]  # type: ignore[valid-type]

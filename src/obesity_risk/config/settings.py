@@ -262,16 +262,26 @@ class LoggingConfig(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class DriftRule(_Strict):
+    """Fires when the report's ``metric`` (a dotted path in its JSON) reaches ``threshold``."""
+
+    name: str
+    metric: str
+    threshold: float
+
+
 class MonitoringConfig(_Strict):
-    """Drift monitoring rules and limits."""
+    """Drift monitoring: sampling, Evidently thresholds, rules and their actions."""
 
     max_rows: int = Field(20000, ge=100)
-    drift_share_threshold: float = Field(0.5, gt=0, le=1)
     column_drift_threshold: float = Field(0.1, gt=0, le=1)
-    prediction_shift_threshold: float = Field(0.1, gt=0, le=1)
-    accuracy_drop_threshold: float = Field(0.05, gt=0, le=1)
+    rules: list[DriftRule] = Field(default_factory=list)
     actions: list[Literal["log", "alert_file", "webhook", "retrain"]] = ["log", "alert_file"]
     webhook_url: str | None = None
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_retries: int = Field(3, ge=1)
+    retrain_budget: str = "default"
+    max_concurrent_builds: int = Field(1, ge=1)
 
 
 class ServingConfig(_Strict):

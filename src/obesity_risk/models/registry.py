@@ -149,8 +149,20 @@ def load_registered(settings: Settings, alias: str | None = None) -> LoadedModel
         pipeline=pipeline,
         source=uri,
         version=str(model_version.version),
-        metadata={"run_id": model_version.run_id, "tags": dict(model_version.tags or {})},
+        metadata={
+            "run_id": model_version.run_id,
+            "alias": alias,
+            **{k: _parse_tag(v) for k, v in (model_version.tags or {}).items()},
+        },
     )
+
+
+def _parse_tag(value: str) -> Any:
+    """Registry tags are strings: give back numbers and JSON where they were."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def set_alias(settings: Settings, alias: str, model_version: str) -> None:

@@ -362,8 +362,21 @@ class Trainer:
         if external is not None and external.y is not None:
             external_metrics = evaluate(pipeline, external.X, external.y)
         trained_at = datetime.now(UTC).isoformat(timespec="seconds")
+        numeric, ordered, nominal = model_columns(s.data, s.features)
+        features = {"numeric": numeric, "ordinal": ordered, "nominal": nominal}
+        tags = {
+            "family": best.family,
+            "budget": self.budget_name,
+            "cv_accuracy": best.cv_accuracy,
+            "val_accuracy": val_metrics["accuracy"],
+            "val_f1_macro": val_metrics["f1_macro"],
+            "trained_at": trained_at,
+            "features": json.dumps(features),
+        }
+        if external_metrics:
+            tags["external_accuracy"] = external_metrics["accuracy"]
         version = registry.register(
-            s, model_info.model_uri, tags={"family": best.family, "budget": self.budget_name}
+            s, model_info.model_uri, tags={k: str(v) for k, v in tags.items()}
         )
         promoted, incumbent = self._beats_champion(s, val_metrics["accuracy"], X_val, y_val)
         alias = s.tracking.champion_alias if promoted else s.tracking.challenger_alias
@@ -375,7 +388,6 @@ class Trainer:
         if external_metrics:
             metrics["champion_external_accuracy"] = external_metrics["accuracy"]
         mlflow.log_metrics(metrics)
-        numeric, ordered, nominal = model_columns(s.data, s.features)
         champion = {
             "family": best.family,
             "alias": alias,
@@ -394,7 +406,7 @@ class Trainer:
             "run_id": best.run_id,
             "session_run_id": session_run_id,
             "params": best.best_params,
-            "features": {"numeric": numeric, "ordinal": ordered, "nominal": nominal},
+            "features": features,
             "classes": list(s.data.classes),
             "trained_at": trained_at,
             "export": None,

@@ -40,13 +40,11 @@ def ready(holder: HolderDep, response: Response) -> Readiness:
 def model_info(model: ModelDep, settings: SettingsDep) -> ModelInfo:
     """What is served: family, version, alias, run, metrics, features, training time."""
     meta = model.loaded.metadata
-    tags = meta.get("tags", {})
     return ModelInfo(
         name=settings.tracking.registered_model,
-        family=meta.get("family") or tags.get("family"),
+        family=meta.get("family"),
         version=model.version,
-        alias=meta.get("alias")
-        or (settings.tracking.champion_alias if "@" in model.loaded.source else None),
+        alias=meta.get("alias"),
         run_id=meta.get("run_id"),
         source=model.loaded.source,
         metrics={

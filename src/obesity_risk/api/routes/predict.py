@@ -20,6 +20,7 @@ from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.monitoring.store import PredictionStore
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
     503: {
         "model": ErrorBody,
         "description": "no model loaded, or the prediction log is unavailable",

@@ -1,0 +1,206 @@
+"""Evidently reports as pure functions of (reference, current, schema) -> files written.
+
+Each build writes ``<timestamp>-<kind>.html`` and a JSON of its key metrics beside it, then
+refreshes ``latest-<kind>.html`` and ``index.html``; every file is written to a temp file and
+renamed, so concurrent builds never leave a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from evidently import DataDefinition, Dataset, MulticlassClassification, Report
+from evidently.metrics import ValueDrift
+from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
+
+from obesity_risk.config import DataSchema
+from obesity_risk.errors import DataValidationError
+
+KINDS = ("data-drift", "data-quality", "target-drift", "performance")
+PREDICTION = "prediction"
+_INDEX_LOCK = threading.Lock()
+
+
+@dataclass
+class ReportResult:
+    """What one build produced."""
+
+    kind: str
+    html: Path
+    json: Path
+    latest: Path
+    metrics: dict[str, Any]
+    window: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(
+    frame: pd.DataFrame, schema: DataSchema, max_rows: int, seed: int, name: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Keep schema columns + target/prediction; sample to ``max_rows``; describe the window."""
+    missing = [c for c in schema.columns if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"{name}: missing column(s) {missing} for the report")
+    if frame.empty:
+        raise DataValidationError(f"{name}: no rows to report on")
+    keep = [c for c in (*schema.columns, schema.target, PREDICTION) if c in frame.columns]
+    window = {"rows": len(frame), "sampled": len(frame) > max_rows}
+    frame = frame[keep]
+    if len(frame) > max_rows:
+        frame = frame.sample(max_rows, random_state=seed)
+    window["rows_used"] = len(frame)
+    return frame.reset_index(drop=True), window
+
+
+def _definition(schema: DataSchema, frame: pd.DataFrame) -> DataDefinition:
+    labels = [c for c in (schema.target, PREDICTION) if c in frame.columns]
+    classification = None
+    if schema.target in frame.columns and PREDICTION in frame.columns:
+        classification = [MulticlassClassification(target=schema.target, prediction_labels=PREDICTION)]
+    return DataDefinition(
+        numerical_columns=schema.numeric,
+        categorical_columns=[*schema.categorical, *labels],
+        classification=classification,
+    )
+
+
+def _metrics_for(kind: str, schema: DataSchema, current: pd.DataFrame, column_threshold: float) -> list:
+    if kind == "data-drift":
+        return [DataDriftPreset(columns=list(schema.columns), threshold=column_threshold)]
+    if kind == "data-quality":
+        return [DataSummaryPreset()]
+    if kind == "target-drift":
+        columns = [c for c in (PREDICTION, schema.target) if c in current.columns]
+        if not columns:
+            raise DataValidationError("target-drift needs a prediction or a target column")
+        return [ValueDrift(column=c) for c in columns]
+    if kind == "performance":
+        if schema.target not in current.columns or PREDICTION not in current.columns:
+            raise DataValidationError(
+                f"performance needs labels: the current data has no {schema.target!r} column"
+            )
+        return [ClassificationPreset()]
+    raise ValueError(f"unknown report kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def summarise(kind: str, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Key numbers of a snapshot: drift share and per-column scores, accuracy, etc."""
+    out: dict[str, Any] = {"metrics": {}}
+    for metric in snapshot.get("metrics", []):
+        name, value = metric["metric_name"], metric["value"]
+        config = metric.get("config", {})
+        if config.get("type", "").endswith("DriftedColumnsCount"):
+            out["drifted_columns"] = value["count"]
+            out["drift_share"] = value["share"]
+        elif config.get("type", "").endswith("ValueDrift"):
+            out.setdefault("column_drift", {})[config["column"]] = value
+        elif isinstance(value, int | float) and kind == "performance":
+            out["metrics"][name] = value
+    return out
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build_report(
+    kind: str,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    schema: DataSchema,
+    out_dir: Path,
+    *,
+    max_rows: int = 20000,
+    seed: int = 42,
+    column_threshold: float = 0.1,
+    meta: dict[str, Any] | None = None,
+) -> ReportResult:
+    """Build one report kind; write HTML + JSON atomically; refresh latest and the index."""
+    reference, _ = prepare(reference, schema, max_rows, seed, "reference")
+    current, window = prepare(current, schema, max_rows, seed, "current")
+    metrics = _metrics_for(kind, schema, current, column_threshold)
+    definition = _definition(schema, current)
+    ref_cols = [c for c in current.columns if c in reference.columns]
+    snapshot = Report(metrics, metadata={"kind": kind}).run(
+        Dataset.from_pandas(current, data_definition=definition),
+        Dataset.from_pandas(reference[ref_cols], data_definition=definition),
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    html_path = out_dir / f"{stamp}-{kind}.html"
+    json_path = html_path.with_suffix(".json")
+    summary = {
+        "kind": kind,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "window": window,
+        **(meta or {}),
+        **summarise(kind, snapshot.dict()),
+    }
+    _atomic_write(html_path, snapshot.save_html)
+    latest = out_dir / f"latest-{kind}.html"
+    _atomic_write(latest, snapshot.save_html)
+    result = ReportResult(kind, html_path, json_path, latest, summary, window)
+    record_decisions(result, {})
+    return result
+
+
+def record_decisions(result: ReportResult, decisions: dict[str, Any]) -> None:
+    """(Re)write the report's JSON with the rule decisions, then the index."""
+    result.metrics["decisions"] = decisions
+    _atomic_write(result.json, lambda tmp: Path(tmp).write_text(json.dumps(result.metrics, indent=2, default=str)))
+    write_index(result.html.parent)
+
+
+def write_index(out_dir: Path) -> Path:
+    """``index.html``: every report with time, kind, model version, window and verdict."""
+    with _INDEX_LOCK:
+        rows = []
+        for path in sorted(out_dir.glob("*-*.json"), reverse=True):
+            try:
+                info = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            fired = [name for name, d in info.get("decisions", {}).items() if d.get("fired")]
+            verdict = ("DRIFT: " + ", ".join(fired)) if fired else "no rule fired"
+            window = info.get("window", {})
+            rows.append(
+                f"<tr><td>{escape(info.get('created_at', ''))}</td><td>{escape(info.get('kind', ''))}</td>"
+                f"<td>{escape(str(info.get('model_version')))}</td>"
+                f"<td>{escape(str(info.get('source', '')))}: {window.get('rows_used')} of {window.get('rows')} rows"
+                f"{' (sampled)' if window.get('sampled') else ''}</td>"
+                f"<td class=\"{'bad' if fired else 'ok'}\">{escape(verdict)}</td>"
+                f"<td><a href=\"{escape(path.with_suffix('.html').name)}\">report</a></td></tr>"
+            )
+        page = (
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>obesity-risk reports</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .8rem;"
+            "border-bottom:1px solid #ddd;text-align:left}.bad{color:#b00020;font-weight:bold}.ok{color:#1b5e20}"
+            "</style></head><body><h1>Monitoring reports</h1><table><tr><th>time (UTC)</th><th>kind</th>"
+            "<th>model version</th><th>window</th><th>verdict</th><th></th></tr>"
+            + "".join(rows)
+            + "</table></body></html>"
+        )
+        index = out_dir / "index.html"
+        _atomic_write(index, lambda tmp: Path(tmp).write_text(page))
+        return index
+
+
+def as_dict(result: ReportResult) -> dict[str, Any]:
+    """JSON-friendly view of a result."""
+    data = asdict(result)
+    return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
