@@ -10,7 +10,7 @@ LAB_PORT ?= 8888
 API_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run train serve mlflow lab lint format test test-fast bench-train bench-serve clean
+.PHONY: help install run reports train serve mlflow lab lint format test test-fast bench-train bench-serve clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,11 +24,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the package with pinned dependencies
 
-run: install  ## set up, train the default budget end to end, print where everything is
+run: install  ## set up, train the default budget, build the drift reports, print where everything is
 	$(BIN)/obesity-risk train --budget $(BUDGET)
+	$(BIN)/obesity-risk report --kind all --current data/raw/obesity_uci_original.csv || test $$? -eq 3
 	@echo ""
 	@echo "  training summary : reports/training/summary.json"
-	@echo "  champion export  : models/champion/ (MLflow model + metadata.json)"
+	@echo "  champion export  : models/champion/ (MLflow model + metadata.json + reference.parquet)"
+	@echo "  drift reports    : reports/monitoring/index.html (open in a browser)"
 	@echo "  MLflow store     : mlruns/ (browse: make mlflow -> http://localhost:$(MLFLOW_PORT))"
 	@echo "  notebooks        : make lab -> http://localhost:$(LAB_PORT)"
 	@echo "  batch scoring    : $(BIN)/obesity-risk predict -i data/raw/obesity_uci_original.csv -o reports/predictions.csv"
@@ -36,6 +38,9 @@ run: install  ## set up, train the default budget end to end, print where everyt
 
 train: install  ## train with BUDGET=smoke|default|full (MODELS=lgbm,xgb to restrict)
 	$(BIN)/obesity-risk train --budget $(BUDGET) $(if $(MODELS),--models $(MODELS),)
+
+reports: install  ## Evidently reports (all kinds) on the UCI file vs the champion -> reports/monitoring/
+	$(BIN)/obesity-risk report --kind all --current data/raw/obesity_uci_original.csv || test $$? -eq 3
 
 serve: install  ## FastAPI service on port 8000 (champion from the registry, else models/champion)
 	$(BIN)/obesity-risk serve --port $(API_PORT)

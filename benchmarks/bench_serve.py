@@ -42,9 +42,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_ready(url: str, timeout: float = 120) -> float:
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: server exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return time.perf_counter() - started
@@ -144,7 +146,6 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     }
     env = {**base_env, **env_paths, "MLFLOW_TRACKING_URI": settings.tracking_uri}
     api_port, mlflow_port = free_port(), free_port()
-    started = time.perf_counter()
     api = subprocess.Popen(
         [str(BIN / "obesity-risk"), "serve", "--port", str(api_port), "--workers", "1"],
         env=env,
@@ -154,7 +155,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     )
     cold_start = None
     try:
-        cold_start = wait_ready(f"http://127.0.0.1:{api_port}/ready") + 0 * started
+        cold_start = wait_ready(f"http://127.0.0.1:{api_port}/ready", api)
         server = subprocess.Popen(
             [
                 str(BIN / "mlflow"),
@@ -177,7 +178,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             start_new_session=True,
         )
         try:
-            wait_ready(f"http://127.0.0.1:{mlflow_port}/ping", timeout=180)
+            wait_ready(f"http://127.0.0.1:{mlflow_port}/ping", server, timeout=180)
             api_bodies = records
             mlflow_bodies = [{"dataframe_records": [r]} for r in records]
             results = {"api": [], "mlflow_serve": []}

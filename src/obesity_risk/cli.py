@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,8 @@ import typer
 from loguru import logger
 
 from obesity_risk.errors import ObesityRiskError
+
+DRIFT_EXIT_CODE = 3  # `obesity-risk report`: a drift rule fired (errors exit with 2)
 
 app = typer.Typer(
     help="Obesity-level classification: train, predict, serve, monitor.",
@@ -80,6 +83,45 @@ def predict(
     settings = _settings(config)
     written = predict_file(settings, input_csv, output_csv)
     logger.success("wrote {} predictions to {}", written, output_csv)
+
+
+@app.command()
+def report(
+    kind: Annotated[
+        str, typer.Option(help="all, data-drift, data-quality, target-drift or performance.")
+    ] = "all",
+    current: Annotated[Path | None, typer.Option(help="CSV of current rows (labels optional).")] = None,
+    last: Annotated[int | None, typer.Option(help="The last N logged predictions.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Logged predictions since this ISO time (UTC).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Build Evidently reports vs the champion's reference; exit 3 when a drift rule fires."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from obesity_risk.monitoring.service import Window, run_reports  # noqa: PLC0415
+
+    if sum(x is not None for x in (current, last, since)) != 1:
+        raise click.UsageError("give exactly one of --current CSV, --last N, --since ISO")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    settings = _settings(config)
+    kinds = None if kind == "all" else [kind]
+    with tqdm(total=len(kinds or [1, 2, 3, 4]), desc="reports", unit="report") as bar:
+        results = run_reports(
+            settings,
+            kinds,
+            Window(csv=current, last=last, since=since),
+            progress=lambda k: (bar.set_postfix_str(k), bar.update(1)),
+        )
+    fired = sorted({name for r in results for name in r["fired"]})
+    for result in results:
+        logger.info("{:<13} {}  ({})", result["kind"], result["html"], ", ".join(result["fired"]) or "no rule fired")
+    logger.info("index: {}", settings.reports_dir / "monitoring" / "index.html")
+    if fired:
+        logger.warning("drift rules fired: {}", ", ".join(fired))
+        raise typer.Exit(DRIFT_EXIT_CODE)
 
 
 @app.command()

@@ -7,6 +7,8 @@ Nothing happens at import time: uvicorn builds the app through the factory
 from __future__ import annotations
 
 import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +22,7 @@ from fastapi.responses import JSONResponse, ORJSONResponse
 from obesity_risk import __version__
 from obesity_risk.api.model import ModelHolder
 from obesity_risk.api.routes import model as model_routes
+from obesity_risk.api.routes import monitoring as monitoring_routes
 from obesity_risk.api.routes import predict as predict_routes
 from obesity_risk.api.routes import ui as ui_routes
 from obesity_risk.api.schemas import record_model
@@ -72,9 +75,15 @@ def create_app(
         if settings.serving.log_predictions:
             store = await anyio.to_thread.run_sync(PredictionStore, settings.prediction_store_url)
         app.state.store = store
+        app.state.report_pool = ProcessPoolExecutor(
+            max_workers=settings.monitoring.max_concurrent_builds,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=monitoring_routes.lower_priority,
+        )
         try:
             yield
         finally:
+            app.state.report_pool.shutdown(wait=False, cancel_futures=True)
             if store is not None:
                 await anyio.to_thread.run_sync(store.close)
 
@@ -90,9 +99,11 @@ def create_app(
     app.state.holder = holder
     app.state.telemetry = telemetry
     app.state.store = None
+    app.state.report_jobs = {}
     record = record_model(settings.data)
     app.include_router(predict_routes.build_router(record, settings.serving.max_batch))
     app.include_router(model_routes.router)
+    app.include_router(monitoring_routes.router)
     app.include_router(ui_routes.build_router(settings.data, settings.data.example))
     app.add_middleware(MetricsMiddleware, telemetry=telemetry)
     return app

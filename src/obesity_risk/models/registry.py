@@ -172,10 +172,18 @@ def set_alias(settings: Settings, alias: str, model_version: str) -> None:
     )
 
 
+REFERENCE_FILE = "reference.parquet"
+
+
 def export_local(
-    settings: Settings, pipeline: Any, X_example: pd.DataFrame, metadata: dict
+    settings: Settings,
+    pipeline: Any,
+    X_example: pd.DataFrame,
+    metadata: dict,
+    reference: pd.DataFrame | None = None,
 ) -> Path:
-    """Save the champion under ``models/champion`` (MLflow format + metadata.json), atomically."""
+    """Save the champion under ``models/champion`` atomically: MLflow model, metadata.json and
+    the monitoring reference (training rows + the champion's predictions)."""
     target = settings.models_dir / EXPORT_NAME
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".champion-", dir=settings.models_dir))
@@ -190,6 +198,8 @@ def export_local(
         pip_requirements=pip_requirements(),
     )
     (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+    if reference is not None:
+        reference.to_parquet(model_dir / REFERENCE_FILE, index=False)
     old = None
     if target.exists():
         old = settings.models_dir / f".old-{EXPORT_NAME}-{os.getpid()}"
@@ -214,6 +224,31 @@ def load_exported(settings: Settings) -> LoadedModel:
         version=str(metadata.get("version")) if metadata.get("version") is not None else None,
         metadata=metadata,
     )
+
+
+def load_reference(settings: Settings, model: LoadedModel) -> pd.DataFrame:
+    """The monitoring reference stored with ``model`` (local export, else the model's run).
+
+    Raises:
+        ModelNotFoundError: the model has no stored reference.
+    """
+    local = Path(model.source) / REFERENCE_FILE
+    if local.is_file():
+        return pd.read_parquet(local)
+    run_id = model.metadata.get("run_id")
+    if not run_id:
+        raise ModelNotFoundError(f"model {model.source} has no monitoring reference")
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path=f"reference/{REFERENCE_FILE}",
+            tracking_uri=settings.tracking_uri,
+        )
+    except (MlflowException, OSError) as exc:
+        raise ModelNotFoundError(
+            f"model {model.source} has no monitoring reference: {_first_line(exc)}"
+        ) from exc
+    return pd.read_parquet(path)
 
 
 def load_champion(settings: Settings) -> LoadedModel:

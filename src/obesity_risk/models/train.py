@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -62,6 +63,12 @@ def confusion_figure(pipeline: Any, X: pd.DataFrame, y: pd.Series, title: str) -
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def reference_frame(pipeline: Any, X: pd.DataFrame, y: pd.Series, target: str) -> pd.DataFrame:
+    """Monitoring reference: the training rows, their labels and the model's predictions."""
+    frame = X.assign(**{target: y.to_numpy(), "prediction": pipeline.predict(X)})
+    return frame.reset_index(drop=True)
 
 
 def make_folds(y: pd.Series, n_folds: int, seed: int) -> Folds:
@@ -200,6 +207,8 @@ class Trainer:
                 y_val,
                 external,
                 session.info.run_id,
+                X_fit,
+                y_fit,
             )
             summary = {
                 "budget": self.budget_name,
@@ -357,6 +366,8 @@ class Trainer:
         y_val: pd.Series,
         external: Any,
         session_run_id: str,
+        X_fit: pd.DataFrame,
+        y_fit: pd.Series,
     ) -> dict[str, Any]:
         external_metrics = None
         if external is not None and external.y is not None:
@@ -411,8 +422,13 @@ class Trainer:
             "trained_at": trained_at,
             "export": None,
         }
+        reference = reference_frame(pipeline, X_fit, y_fit, s.data.target)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / registry.REFERENCE_FILE
+            reference.to_parquet(path, index=False)
+            mlflow.MlflowClient().log_artifact(best.run_id, str(path), "reference")
         if promoted:
-            export = registry.export_local(s, pipeline, X_val, champion)
+            export = registry.export_local(s, pipeline, X_val, champion, reference)
             champion["export"] = str(export)
         return champion
 

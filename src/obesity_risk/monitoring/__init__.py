@@ -1,1 +1,6 @@
-"""Prediction log, drift reports and rules."""
+"""Prediction log, drift reports and rules.
+
+Kept import-light: Evidently is imported only by :mod:`obesity_risk.monitoring.reports`.
+"""
+
+KINDS = ("data-drift", "data-quality", "target-drift", "performance")

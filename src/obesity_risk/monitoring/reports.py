@@ -24,8 +24,8 @@ from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummary
 
 from obesity_risk.config import DataSchema
 from obesity_risk.errors import DataValidationError
+from obesity_risk.monitoring import KINDS
 
-KINDS = ("data-drift", "data-quality", "target-drift", "performance")
 PREDICTION = "prediction"
 _INDEX_LOCK = threading.Lock()
 

@@ -1,0 +1,132 @@
+"""Wiring for monitoring: champion + reference + current window -> reports -> rules -> actions.
+
+The CLI (``obesity-risk report``) and the API (``/monitoring/reports``) both call
+:func:`run_reports`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from obesity_risk.config import Settings
+from obesity_risk.data import load_dataset
+from obesity_risk.errors import DataValidationError
+from obesity_risk.models.registry import LoadedModel, load_champion, load_reference
+from obesity_risk.monitoring import reports
+from obesity_risk.monitoring.rules import act, evaluate, start_retraining
+from obesity_risk.monitoring.store import PredictionStore
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows are "current": a CSV, the last N logged predictions, or those since a time."""
+
+    csv: Path | None = None
+    last: int | None = None
+    since: datetime | None = None
+
+    def describe(self) -> str:
+        """Human-readable source, shown in the index."""
+        if self.csv is not None:
+            return Path(self.csv).name
+        if self.last is not None:
+            return f"last {self.last} predictions"
+        return f"predictions since {self.since.isoformat() if self.since else 'the start'}"
+
+
+def current_frame(settings: Settings, model: LoadedModel, window: Window) -> pd.DataFrame:
+    """Current rows with a ``prediction`` column (and the target when known)."""
+    target = settings.data.target
+    if window.csv is not None:
+        data = load_dataset(window.csv, settings.data, labelled=None)
+        frame = data.X.copy()
+        if data.y is not None:
+            frame[target] = data.y.to_numpy()
+        frame[reports.PREDICTION] = model.pipeline.predict(data.X)
+        return frame
+    store = PredictionStore(settings.prediction_store_url)
+    try:
+        frame = store.read(last=window.last, since=window.since)
+    finally:
+        store.close()
+    if frame.empty:
+        raise DataValidationError(f"the prediction log has no rows for {window.describe()}")
+    return frame
+
+
+def _accuracy(frame: pd.DataFrame, target: str, model: LoadedModel) -> dict[str, Any]:
+    if target not in frame.columns:
+        return {}
+    accuracy = float((frame[target] == frame[reports.PREDICTION]).mean())
+    out = {"accuracy": accuracy}
+    baseline = model.metadata.get("val_accuracy")
+    if isinstance(baseline, int | float):
+        out |= {"reference_accuracy": float(baseline), "accuracy_drop": float(baseline) - accuracy}
+    return out
+
+
+def run_reports(
+    settings: Settings,
+    kinds: list[str] | None,
+    window: Window,
+    *,
+    model: LoadedModel | None = None,
+    retrain: Callable[[str], dict[str, Any]] = start_retraining,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Build each report kind, evaluate the rules, run the actions; one summary per report.
+
+    ``kinds=None`` means all. ``performance`` needs labels: asked for explicitly on unlabelled
+    data it is an error; as part of "all" it is skipped.
+    """
+    explicit = kinds is not None
+    kinds = list(kinds) if kinds is not None else list(reports.KINDS)
+    unknown = [k for k in kinds if k not in reports.KINDS]
+    if unknown:
+        raise DataValidationError(f"unknown report kind(s) {unknown}; known: {', '.join(reports.KINDS)}")
+    model = model or load_champion(settings)
+    reference = load_reference(settings, model)
+    current = current_frame(settings, model, window)
+    labelled = settings.data.target in current.columns
+    if explicit and "performance" in kinds and not labelled:
+        raise DataValidationError(
+            f"performance needs labels: {window.describe()} has no {settings.data.target!r} column"
+        )
+    out_dir = settings.reports_dir / "monitoring"
+    cfg = settings.monitoring
+    results = []
+    for kind in kinds:
+        if kind == "performance" and not labelled:
+            continue
+        if progress is not None:
+            progress(kind)
+        meta = {"model_version": model.version, "model_source": model.source, "source": window.describe()}
+        if kind == "performance":
+            meta |= _accuracy(current, settings.data.target, model)
+        result = reports.build_report(
+            kind, reference, current, settings.data, out_dir,
+            max_rows=cfg.max_rows, seed=settings.seed,
+            column_threshold=cfg.column_drift_threshold, meta=meta,
+        )
+        decisions = evaluate(cfg.rules, result.metrics)
+        outcome = act(cfg, {**result.metrics, "html": str(result.html)}, decisions, out_dir / "alerts", retrain)
+        result.metrics["actions"] = outcome
+        reports.record_decisions(result, decisions)
+        results.append(
+            {
+                "kind": kind,
+                "html": str(result.html),
+                "json": str(result.json),
+                "latest": str(result.latest),
+                "fired": [n for n, d in decisions.items() if d["fired"]],
+                "window": result.window,
+            }
+        )
+    return results
+
