@@ -31,6 +31,7 @@ def isolated_paths(tmp: Path) -> dict[str, str]:
         "models_dir": str(tmp / "models"),
         "reports_dir": str(tmp / "reports"),
         "logs_dir": str(tmp / "logs"),
+        "data_dir": str(tmp / "data"),
     }
 
 

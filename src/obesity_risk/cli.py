@@ -164,7 +164,9 @@ def show_config(config: ConfigOpt = None) -> None:
 def main() -> None:
     """Console entry point: known errors become one clear line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -176,6 +178,15 @@ def main() -> None:
     except ObesityRiskError as exc:
         logger.error("{}", exc)
         sys.exit(2)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # a bug, not a user error: one line on the console, the traceback at DEBUG level
+        logger.opt(exception=exc).debug("unexpected error")
+        logger.error(
+            "unexpected error: {}: {} (OBESITY_RISK__LOGGING__LEVEL=DEBUG shows the traceback)",
+            type(exc).__name__,
+            exc,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

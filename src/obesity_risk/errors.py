@@ -19,3 +19,7 @@ class ModelNotFoundError(ObesityRiskError):
 
 class TrackingError(ObesityRiskError):
     """The MLflow tracking server or registry could not be reached or used."""
+
+
+class StoreError(ObesityRiskError):
+    """The prediction store cannot be opened or written."""

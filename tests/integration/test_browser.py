@@ -133,3 +133,47 @@ def test_form_shows_validation_errors(server: str, browser) -> None:
         "Height: Input should be less than or equal to 2.3"
         in browser.find_element(By.ID, "error").text
     )
+
+
+def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipeline) -> None:
+    """Evidently HTML and the index, opened from the file system: no JS errors, content shown."""
+    from selenium.common.exceptions import WebDriverException
+
+    from obesity_risk.data import load_dataset
+    from obesity_risk.models.train import reference_frame
+    from obesity_risk.monitoring import reports
+    from obesity_risk.monitoring.rules import evaluate
+    from tests.conftest import TRAIN_CSV, UCI_CSV
+
+    settings = load_settings(logging={"file": False})
+    train = load_dataset(TRAIN_CSV, settings.data)
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    reference = reference_frame(small_pipeline, train.X.head(3000), train.y.head(3000), settings.data.target)
+    current = reference_frame(small_pipeline, uci.X, uci.y, settings.data.target)
+    out = tmp_path / "monitoring"
+    drift = reports.build_report("data-drift", reference, current, settings.data, out, meta={"model_version": "5"})
+    reports.record_decisions(drift, evaluate(settings.monitoring.rules, drift.metrics))
+    reports.build_report("performance", reference, current, settings.data, out)
+
+    browser.get(drift.html.as_uri())
+    WebDriverWait(browser, 30).until(lambda d: "Drifted" in d.find_element(By.TAG_NAME, "body").text)
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Weight" in body and "Drift" in body
+    try:
+        logs = browser.get_log("browser")
+    except WebDriverException:
+        logs = []
+    severe = [e for e in logs if e["level"] == "SEVERE"]
+    assert not severe, severe[:3]
+    figures = ROOT / "reports" / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(figures / "drift-report.png"))
+
+    browser.get((out / "latest-performance.html").as_uri())
+    WebDriverWait(browser, 30).until(lambda d: "Accuracy" in d.find_element(By.TAG_NAME, "body").text)
+
+    browser.get((out / "index.html").as_uri())
+    index = browser.find_element(By.TAG_NAME, "body").text
+    assert "Monitoring reports" in index and "data-drift" in index and "performance" in index
+    assert ("DRIFT:" in index) or ("no rule fired" in index)
+    browser.save_screenshot(str(figures / "reports-index.png"))

@@ -186,10 +186,14 @@ def test_run_reports_on_the_uci_file(champion_home) -> None:
 def test_cli_exit_codes(champion_home, tmp_path: Path) -> None:
     tmp, settings = champion_home
     env = tmp_env(tmp)
-    ok = cli("report", "--kind", "data-quality", "--current", str(UCI_CSV), env=env)
+    strict = tmp / "strict.yaml"  # an accuracy-drop rule that fires on any labelled data
+    strict.write_text(
+        "monitoring:\n  rules:\n    - {name: accuracy_drop, metric: accuracy_drop, threshold: -1}\n"
+    )
+    ok = cli("report", "--kind", "data-quality", "--current", str(UCI_CSV), "-c", str(strict), env=env)
     assert ok.returncode == 0, ok.stderr[-2000:]
-    fired = cli("report", "--kind", "performance", "--current", str(UCI_CSV), env=env)
-    assert fired.returncode == 3, fired.stderr[-2000:]  # val_accuracy 0.99 -> accuracy_drop fires
+    fired = cli("report", "--kind", "performance", "--current", str(UCI_CSV), "-c", str(strict), env=env)
+    assert fired.returncode == 3, fired.stderr[-2000:]
     assert "drift rules fired: accuracy_drop" in fired.stderr
     unlabeled = tmp / "unlabeled.csv"
     pd.read_csv(UCI_CSV).drop(columns="NObeyesdad").to_csv(unlabeled, index=False)

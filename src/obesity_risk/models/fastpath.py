@@ -27,6 +27,12 @@ class UnsupportedPipelineError(TypeError):
     """The pipeline contains a step the compiled path does not know; use the pipeline."""
 
 
+def _threads(estimator: Any) -> int | None:
+    inner = getattr(estimator, "estimator_", estimator)
+    params = inner.get_params() if hasattr(inner, "get_params") else {}
+    return next((params[name] for name in _THREAD_PARAMS if name in params), None)
+
+
 def _with_threads(estimator: Any, n_threads: int) -> Any:
     clone = copy.deepcopy(estimator)
     inner = getattr(clone, "estimator_", clone)
@@ -65,7 +71,7 @@ class CompiledPipeline:
         )
         self.classes = np.asarray(model.classes_)
         self.single = _with_threads(model, 1)
-        self.multi = _with_threads(model, n_threads)
+        self.multi = model if _threads(model) == n_threads else _with_threads(model, n_threads)
         self.input_columns = sorted(
             {c for _, cols, _ in self.plan for c in cols} - self.engineered_names
             | {c for f in self.engineered for c in f["inputs"].values()} - self.engineered_names

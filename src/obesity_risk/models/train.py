@@ -283,19 +283,19 @@ class Trainer:
             mlflow.log_dict(result, "feature_selection.json")
             mlflow.log_metrics(
                 {
-                    "cv_accuracy_all": result["cv_accuracy_all"],
+                    "cv_accuracy_configured": result["cv_accuracy_configured"],
                     "cv_accuracy_kept": result["cv_accuracy_kept"],
                 }
             )
             mlflow.log_param("dropped", ",".join(result["dropped"]) or "-")
         write_json(self.settings.reports_dir / "training" / "feature_selection.json", result)
         logger.info(
-            "feature selection: kept {}/{} columns, cv {:.4f} (all) vs {:.4f} (kept) -> {}",
+            "feature selection: kept {}/{} columns, cv {:.4f} (configured) vs {:.4f} (kept) -> {}",
             len(result["kept"]),
             len(result["importances"]),
-            result["cv_accuracy_all"],
+            result["cv_accuracy_configured"],
             result["cv_accuracy_kept"],
-            "using the kept columns" if result["selected"] is not None else "keeping all",
+            "using the kept columns" if result["selected"] is not None else "keeping the configured",
         )
         if result["selected"] is None:
             return self.settings

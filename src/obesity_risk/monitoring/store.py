@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,9 @@ import pandas as pd
 import sqlalchemy as sa
 from loguru import logger
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+
+from obesity_risk.errors import StoreError
 
 METADATA = sa.MetaData()
 PREDICTIONS = sa.Table(
@@ -61,10 +65,17 @@ class PredictionStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = sa.create_engine(url, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        METADATA.create_all(self.engine)
+        try:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+            if self.engine.dialect.name == "sqlite":
+                database = self.engine.url.database
+                if database and database != ":memory:":
+                    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            METADATA.create_all(self.engine)
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            safe = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+            raise StoreError(f"prediction store {safe} is unusable: {exc}".splitlines()[0]) from exc
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._writer = threading.Thread(target=self._run, name="prediction-store", daemon=True)
         self._writer.start()

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from obesity_risk.api.deps import SettingsDep
 from obesity_risk.api.schemas import ErrorBody
@@ -33,7 +33,15 @@ class ReportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["all"] | Kind = "all"
     last: int | None = Field(None, ge=1, description="the last N logged predictions")
-    since: datetime | None = Field(None, description="logged predictions since this time")
+    since: datetime | None = Field(None, description="logged predictions since this ISO time")
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _iso_text_only(cls, value: Any) -> Any:
+        """Numbers are not times here (pydantic would read 0 as the Unix epoch)."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("since must be an ISO 8601 date-time string")
+        return value
 
 
 class ReportJob(BaseModel):
@@ -86,7 +94,10 @@ def _links(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     "/reports",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ReportJob,
-    responses={429: {"model": ErrorBody, "description": "too many builds running"}},
+    responses={
+        400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
+        429: {"model": ErrorBody, "description": "too many builds running"},
+    },
 )
 def start_report(body: ReportRequest, request: Request, jobs: JobsDep, settings: SettingsDep) -> ReportJob:
     """Start building report(s) over the prediction log; poll the status URL."""
