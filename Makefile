@@ -10,7 +10,7 @@ LAB_PORT ?= 8888
 API_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run reports train serve mlflow lab lint format test test-fast bench-train bench-serve clean
+.PHONY: help install run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,10 +51,15 @@ mlflow: install  ## MLflow UI on port 5000 over the project's store
 		--host 127.0.0.1 --port $(MLFLOW_PORT)
 
 lab: install  ## JupyterLab on port 8888, rooted at the project, with a token
+	@$(MAKE) --no-print-directory lab-server
+
+lab-server:  # (no install step: used by the tests) JupyterLab with a token, never an empty one
 	@TOKEN=$${JUPYTER_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(16))')}; \
 	echo "JupyterLab: http://localhost:$(LAB_PORT)/lab?token=$$TOKEN"; \
 	MLFLOW_TRACKING_URI="$$($(BIN)/python -c 'from obesity_risk.config import load_settings; print(load_settings().tracking_uri)')" \
-	$(BIN)/jupyter lab --no-browser --port $(LAB_PORT) --ServerApp.root_dir=$(CURDIR) --IdentityProvider.token=$$TOKEN
+	exec $(BIN)/jupyter lab --no-browser --ip 127.0.0.1 --port $(LAB_PORT) --ServerApp.root_dir=$(CURDIR) \
+		--IdentityProvider.token=$$TOKEN --ServerApp.open_browser=False \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: install  ## ruff + pylint
 	$(BIN)/ruff check src tests benchmarks

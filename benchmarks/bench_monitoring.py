@@ -50,7 +50,11 @@ def p99_for(client: httpx.Client, url: str, bodies: list[dict], seconds: float, 
         latencies.append(time.perf_counter() - started)
         i += 1
     lat = np.array(latencies) * 1000
-    return {"requests": len(lat), "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99))}
+    return {
+        "requests": len(lat),
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p99_ms": float(np.percentile(lat, 99)),
+    }
 
 
 def main() -> int:  # noqa: PLR0915 - one linear script
@@ -91,28 +95,38 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             "verdict": {k: result.metrics.get(k) for k in ("drift_share", "drifted_columns")},
         }
 
-    definition = reports._definition(settings.data, current)  # noqa: SLF001 - same definition as the package
+    definition = reports._definition(settings.data, current)
     started = time.perf_counter()
     snapshot = Report([DataDriftPreset(), DataSummaryPreset()]).run(
         Dataset.from_pandas(current, data_definition=definition),
         Dataset.from_pandas(reference, data_definition=definition),
     )
     snapshot.save_html(str(tmp / "peer.html"))
-    peer = {"seconds": time.perf_counter() - started, "html_mb": (tmp / "peer.html").stat().st_size / 1e6}
+    peer = {
+        "seconds": time.perf_counter() - started,
+        "html_mb": (tmp / "peer.html").stat().st_size / 1e6,
+    }
 
     # /predict latency while a report build runs in the API's report process
-    export_local(settings, pipeline, train.X, {"version": "1", **evaluate(pipeline, uci.X, uci.y)}, reference)
+    export_local(
+        settings, pipeline, train.X, {"version": "1", **evaluate(pipeline, uci.X, uci.y)}, reference
+    )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
     env.update({f"OBESITY_RISK__PATHS__{k.upper()}": v for k, v in paths.items()})
-    env.update({
-        "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
-        "OBESITY_RISK__SERVING__PREDICTION_STORE": f"sqlite:///{tmp}/predictions.db",
-        "OBESITY_RISK__LOGGING__LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
+            "OBESITY_RISK__SERVING__PREDICTION_STORE": f"sqlite:///{tmp}/predictions.db",
+            "OBESITY_RISK__LOGGING__LEVEL": "WARNING",
+        }
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "obesity_risk.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -125,7 +139,9 @@ def main() -> int:  # noqa: PLR0915 - one linear script
                     pass
                 time.sleep(0.1)
             records = uci.X.to_dict(orient="records")
-            client.post(f"{base}/predict/batch", json={"records": records + records[:889]}).raise_for_status()
+            client.post(
+                f"{base}/predict/batch", json={"records": records + records[:889]}
+            ).raise_for_status()
             idle = p99_for(client, f"{base}/predict", records, 10.0)
             job = client.post(f"{base}/monitoring/reports", json={"kind": "all"}).json()
             state = {"job": job}
@@ -152,10 +168,17 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         "rows": {"reference": len(reference), "current": len(current)},
         "builds": builds,
         "peer_evidently_drift_plus_summary": peer,
-        "predict_latency": {"idle": idle, "during_report_build": busy, "build_wall_s": build_wall,
-                            "job_status": state["job"]["status"]},
+        "predict_latency": {
+            "idle": idle,
+            "during_report_build": busy,
+            "build_wall_s": build_wall,
+            "job_status": state["job"]["status"],
+        },
         "ratios": {
-            "drift_plus_quality_vs_evidently_alone": (builds["data-drift"]["seconds"] + builds["data-quality"]["seconds"]) / peer["seconds"],
+            "drift_plus_quality_vs_evidently_alone": (
+                builds["data-drift"]["seconds"] + builds["data-quality"]["seconds"]
+            )
+            / peer["seconds"],
             "p99_busy_vs_idle": busy["p99_ms"] / idle["p99_ms"],
         },
         "targets": {"data_drift_s": "<= 5", "html_mb_each": "<= 6", "p99_busy_vs_idle": "<= 1.5"},
@@ -167,7 +190,18 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    sys.stdout.write(json.dumps({"out": str(args.out), "builds": builds, **result["ratios"], "passed": result["passed"]}, indent=1) + "\n")
+    sys.stdout.write(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "builds": builds,
+                **result["ratios"],
+                "passed": result["passed"],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     return 0
 
 

@@ -90,7 +90,9 @@ def report(
     kind: Annotated[
         str, typer.Option(help="all, data-drift, data-quality, target-drift or performance.")
     ] = "all",
-    current: Annotated[Path | None, typer.Option(help="CSV of current rows (labels optional).")] = None,
+    current: Annotated[
+        Path | None, typer.Option(help="CSV of current rows (labels optional).")
+    ] = None,
     last: Annotated[int | None, typer.Option(help="The last N logged predictions.")] = None,
     since: Annotated[
         datetime | None, typer.Option(help="Logged predictions since this ISO time (UTC).")
@@ -98,9 +100,9 @@ def report(
     config: ConfigOpt = None,
 ) -> None:
     """Build Evidently reports vs the champion's reference; exit 3 when a drift rule fires."""
-    from tqdm import tqdm  # noqa: PLC0415
+    from tqdm import tqdm
 
-    from obesity_risk.monitoring.service import Window, run_reports  # noqa: PLC0415
+    from obesity_risk.monitoring.service import Window, run_reports
 
     if sum(x is not None for x in (current, last, since)) != 1:
         raise click.UsageError("give exactly one of --current CSV, --last N, --since ISO")
@@ -108,16 +110,21 @@ def report(
         since = since.replace(tzinfo=UTC)
     settings = _settings(config)
     kinds = None if kind == "all" else [kind]
-    with tqdm(total=len(kinds or [1, 2, 3, 4]), desc="reports", unit="report") as bar:
+    with tqdm(total=len(kinds or [1, 2, 3, 4]), desc="reports", unit="report") as progress_bar:
         results = run_reports(
             settings,
             kinds,
             Window(csv=current, last=last, since=since),
-            progress=lambda k: (bar.set_postfix_str(k), bar.update(1)),
+            progress=lambda k: (progress_bar.set_postfix_str(k), progress_bar.update(1)),
         )
     fired = sorted({name for r in results for name in r["fired"]})
     for result in results:
-        logger.info("{:<13} {}  ({})", result["kind"], result["html"], ", ".join(result["fired"]) or "no rule fired")
+        logger.info(
+            "{:<13} {}  ({})",
+            result["kind"],
+            result["html"],
+            ", ".join(result["fired"]) or "no rule fired",
+        )
     logger.info("index: {}", settings.reports_dir / "monitoring" / "index.html")
     if fired:
         logger.warning("drift rules fired: {}", ", ".join(fired))

@@ -148,15 +148,22 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
     settings = load_settings(logging={"file": False})
     train = load_dataset(TRAIN_CSV, settings.data)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
-    reference = reference_frame(small_pipeline, train.X.head(3000), train.y.head(3000), settings.data.target)
+    reference = reference_frame(
+        small_pipeline, train.X.head(3000), train.y.head(3000), settings.data.target
+    )
     current = reference_frame(small_pipeline, uci.X, uci.y, settings.data.target)
     out = tmp_path / "monitoring"
-    drift = reports.build_report("data-drift", reference, current, settings.data, out, meta={"model_version": "5"})
+    drift = reports.build_report(
+        "data-drift", reference, current, settings.data, out, meta={"model_version": "5"}
+    )
     reports.record_decisions(drift, evaluate(settings.monitoring.rules, drift.metrics))
     reports.build_report("performance", reference, current, settings.data, out)
 
+    browser.get_log("browser")  # drop entries from earlier tests
     browser.get(drift.html.as_uri())
-    WebDriverWait(browser, 30).until(lambda d: "Drifted" in d.find_element(By.TAG_NAME, "body").text)
+    WebDriverWait(browser, 30).until(
+        lambda d: "Drifted" in d.find_element(By.TAG_NAME, "body").text
+    )
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "Weight" in body and "Drift" in body
     try:
@@ -170,7 +177,9 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
     browser.save_screenshot(str(figures / "drift-report.png"))
 
     browser.get((out / "latest-performance.html").as_uri())
-    WebDriverWait(browser, 30).until(lambda d: "Accuracy" in d.find_element(By.TAG_NAME, "body").text)
+    WebDriverWait(browser, 30).until(
+        lambda d: "Accuracy" in d.find_element(By.TAG_NAME, "body").text
+    )
 
     browser.get((out / "index.html").as_uri())
     index = browser.find_element(By.TAG_NAME, "body").text

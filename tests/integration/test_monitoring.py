@@ -9,8 +9,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +20,7 @@ from obesity_risk.config import load_settings
 from obesity_risk.config.settings import DriftRule
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
-from obesity_risk.models.registry import LoadedModel, export_local
+from obesity_risk.models.registry import export_local
 from obesity_risk.models.train import reference_frame
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.rules import act, evaluate, lookup, post_webhook
@@ -35,8 +35,12 @@ pytestmark = pytest.mark.slow
 def frames(small_pipeline):
     settings = load_settings(logging={"file": False})
     train = load_dataset(TRAIN_CSV, settings.data)
-    reference = reference_frame(small_pipeline, train.X.head(3000), train.y.head(3000), settings.data.target)
-    same = reference_frame(small_pipeline, train.X.iloc[3000:4500], train.y.iloc[3000:4500], settings.data.target)
+    reference = reference_frame(
+        small_pipeline, train.X.head(3000), train.y.head(3000), settings.data.target
+    )
+    same = reference_frame(
+        small_pipeline, train.X.iloc[3000:4500], train.y.iloc[3000:4500], settings.data.target
+    )
     shifted = same.copy()
     shifted["Weight"] = shifted["Weight"] * 1.6
     shifted["Age"] = shifted["Age"] + 25
@@ -47,7 +51,9 @@ def frames(small_pipeline):
     shifted["CAEC"] = "Always"
     shifted["FAVC"] = "no"
     shifted["family_history_with_overweight"] = "no"
-    shifted["prediction"] = small_pipeline.predict(shifted.drop(columns=["prediction", settings.data.target]))
+    shifted["prediction"] = small_pipeline.predict(
+        shifted.drop(columns=["prediction", settings.data.target])
+    )
     return settings, reference, same, shifted
 
 
@@ -70,7 +76,9 @@ def test_data_drift_verdicts(tmp_path: Path, frames) -> None:
 
 def test_every_kind_builds(tmp_path: Path, frames) -> None:
     settings, reference, same, _ = frames
-    built = {k: reports.build_report(k, reference, same, settings.data, tmp_path) for k in reports.KINDS}
+    built = {
+        k: reports.build_report(k, reference, same, settings.data, tmp_path) for k in reports.KINDS
+    }
     for kind, result in built.items():
         assert result.html.is_file() and (tmp_path / f"latest-{kind}.html").is_file(), kind
     assert set(built["target-drift"].metrics["column_drift"]) == {"prediction", "NObeyesdad"}
@@ -85,26 +93,41 @@ def test_target_drift_reports_prediction_shift(tmp_path: Path, frames) -> None:
 
 def test_sampling_is_said(tmp_path: Path, frames) -> None:
     settings, reference, same, _ = frames
-    result = reports.build_report("data-quality", reference, same, settings.data, tmp_path, max_rows=500)
+    result = reports.build_report(
+        "data-quality", reference, same, settings.data, tmp_path, max_rows=500
+    )
     assert result.window == {"rows": 1500, "sampled": True, "rows_used": 500}
 
 
 def test_bad_windows(tmp_path: Path, frames) -> None:
     settings, reference, same, _ = frames
     with pytest.raises(DataValidationError, match=r"current: missing column\(s\) \['Weight'\]"):
-        reports.build_report("data-drift", reference, same.drop(columns="Weight"), settings.data, tmp_path)
+        reports.build_report(
+            "data-drift", reference, same.drop(columns="Weight"), settings.data, tmp_path
+        )
     with pytest.raises(DataValidationError, match="no rows"):
         reports.build_report("data-drift", reference, same.head(0), settings.data, tmp_path)
     with pytest.raises(DataValidationError, match="performance needs labels"):
-        reports.build_report("performance", reference, same.drop(columns=settings.data.target), settings.data, tmp_path)
+        reports.build_report(
+            "performance",
+            reference,
+            same.drop(columns=settings.data.target),
+            settings.data,
+            tmp_path,
+        )
 
 
 def test_concurrent_builds_never_leave_a_broken_file(tmp_path: Path, frames) -> None:
     settings, reference, same, _ = frames
     with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(
-            lambda _: reports.build_report("data-quality", reference, same, settings.data, tmp_path), range(3)
-        ))
+        results = list(
+            pool.map(
+                lambda _: reports.build_report(
+                    "data-quality", reference, same, settings.data, tmp_path
+                ),
+                range(3),
+            )
+        )
     assert len({r.html for r in results}) == 3
     latest = (tmp_path / "latest-data-quality.html").read_text()
     assert latest.rstrip().endswith("</html>")
@@ -113,9 +136,9 @@ def test_concurrent_builds_never_leave_a_broken_file(tmp_path: Path, frames) -> 
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append(json.loads(body))
         self.send_response(204)
@@ -136,17 +159,29 @@ def test_rules_fire_actions_alert_webhook_retrain(tmp_path: Path) -> None:
     decisions = evaluate(settings.monitoring.rules, metrics)
     assert decisions["dataset_drift"]["fired"] and decisions["weight_drift"]["fired"]
     assert decisions["accuracy_drop"] == {
-        "metric": "accuracy_drop", "threshold": 0.05, "value": None, "applicable": False, "fired": False
+        "metric": "accuracy_drop",
+        "threshold": 0.05,
+        "value": None,
+        "applicable": False,
+        "fired": False,
     }
     calls = []
-    outcome = act(settings.monitoring, metrics, decisions, tmp_path / "alerts", retrain=lambda b: calls.append(b) or {"started": True})
+    outcome = act(
+        settings.monitoring,
+        metrics,
+        decisions,
+        tmp_path / "alerts",
+        retrain=lambda b: calls.append(b) or {"started": True},
+    )
     server.shutdown()
     alert = json.loads(Path(outcome["alert_file"]).read_text())
     assert alert["fired"] == ["dataset_drift", "weight_drift"]
     assert outcome["webhook"]["delivered"] is True
     assert _Hook.received[-1]["fired"] == ["dataset_drift", "weight_drift"]
     assert calls == ["default"]
-    assert act(settings.monitoring, metrics, evaluate(settings.monitoring.rules, {}), tmp_path) == {}
+    assert (
+        act(settings.monitoring, metrics, evaluate(settings.monitoring.rules, {}), tmp_path) == {}
+    )
 
 
 def test_dead_webhook_is_logged_not_raised() -> None:
@@ -167,8 +202,12 @@ def champion_home(tmp_path: Path, small_pipeline):
     """A project home with an exported champion and its reference."""
     settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
     train = load_dataset(TRAIN_CSV, settings.data)
-    reference = reference_frame(small_pipeline, train.X.head(4000), train.y.head(4000), settings.data.target)
-    export_local(settings, small_pipeline, train.X, {"version": "9", "val_accuracy": 0.99}, reference)
+    reference = reference_frame(
+        small_pipeline, train.X.head(4000), train.y.head(4000), settings.data.target
+    )
+    export_local(
+        settings, small_pipeline, train.X, {"version": "9", "val_accuracy": 0.99}, reference
+    )
     return tmp_path, settings
 
 
@@ -183,16 +222,20 @@ def test_run_reports_on_the_uci_file(champion_home) -> None:
     assert (tmp / "reports/monitoring/index.html").is_file()
 
 
-def test_cli_exit_codes(champion_home, tmp_path: Path) -> None:
-    tmp, settings = champion_home
+def test_cli_exit_codes(champion_home) -> None:
+    tmp, _ = champion_home
     env = tmp_env(tmp)
     strict = tmp / "strict.yaml"  # an accuracy-drop rule that fires on any labelled data
     strict.write_text(
         "monitoring:\n  rules:\n    - {name: accuracy_drop, metric: accuracy_drop, threshold: -1}\n"
     )
-    ok = cli("report", "--kind", "data-quality", "--current", str(UCI_CSV), "-c", str(strict), env=env)
+    ok = cli(
+        "report", "--kind", "data-quality", "--current", str(UCI_CSV), "-c", str(strict), env=env
+    )
     assert ok.returncode == 0, ok.stderr[-2000:]
-    fired = cli("report", "--kind", "performance", "--current", str(UCI_CSV), "-c", str(strict), env=env)
+    fired = cli(
+        "report", "--kind", "performance", "--current", str(UCI_CSV), "-c", str(strict), env=env
+    )
     assert fired.returncode == 3, fired.stderr[-2000:]
     assert "drift rules fired: accuracy_drop" in fired.stderr
     unlabeled = tmp / "unlabeled.csv"
@@ -206,7 +249,7 @@ def test_cli_exit_codes(champion_home, tmp_path: Path) -> None:
 
 
 def test_api_report_flow(champion_home) -> None:
-    tmp, settings = champion_home
+    _, settings = champion_home
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     records = uci.X.head(300).to_dict(orient="records")
     local = settings.model_copy(

@@ -61,11 +61,14 @@ def setup_tracking(settings: Settings) -> str:
     mlflow.set_registry_uri(uri)
     try:
         experiment = mlflow.get_experiment_by_name(settings.tracking.experiment)
-        if experiment is not None:
-            return experiment.experiment_id
-        return mlflow.create_experiment(
-            settings.tracking.experiment, artifact_location=settings.artifact_location
-        )
+        if experiment is None:
+            experiment_id = mlflow.create_experiment(
+                settings.tracking.experiment, artifact_location=settings.artifact_location
+            )
+        else:
+            experiment_id = experiment.experiment_id
+        mlflow.set_experiment(experiment_id=experiment_id)  # nested runs land here too
+        return experiment_id
     except (MlflowException, OSError) as exc:
         raise TrackingError(
             f"tracking store {redact(uri)} is unusable: {_first_line(exc)}"

@@ -203,12 +203,10 @@ class Trainer:
                 pipeline,
                 val_metrics,
                 model_info,
-                X_val,
-                y_val,
+                (X_val, y_val),
+                (X_fit, y_fit),
                 external,
                 session.info.run_id,
-                X_fit,
-                y_fit,
             )
             summary = {
                 "budget": self.budget_name,
@@ -295,7 +293,9 @@ class Trainer:
             len(result["importances"]),
             result["cv_accuracy_configured"],
             result["cv_accuracy_kept"],
-            "using the kept columns" if result["selected"] is not None else "keeping the configured",
+            "using the kept columns"
+            if result["selected"] is not None
+            else "keeping the configured",
         )
         if result["selected"] is None:
             return self.settings
@@ -362,54 +362,46 @@ class Trainer:
         pipeline: Pipeline,
         val_metrics: dict[str, float],
         model_info: Any,
-        X_val: pd.DataFrame,
-        y_val: pd.Series,
+        val: tuple[pd.DataFrame, pd.Series],
+        fit: tuple[pd.DataFrame, pd.Series],
         external: Any,
         session_run_id: str,
-        X_fit: pd.DataFrame,
-        y_fit: pd.Series,
     ) -> dict[str, Any]:
-        external_metrics = None
+        """Register the best pipeline, promote it if it beats the champion, export it."""
+        external_metrics = {"accuracy": None, "f1_macro": None}
         if external is not None and external.y is not None:
             external_metrics = evaluate(pipeline, external.X, external.y)
-        trained_at = datetime.now(UTC).isoformat(timespec="seconds")
         numeric, ordered, nominal = model_columns(s.data, s.features)
-        features = {"numeric": numeric, "ordinal": ordered, "nominal": nominal}
-        tags = {
+        champion: dict[str, Any] = {
             "family": best.family,
-            "budget": self.budget_name,
-            "cv_accuracy": best.cv_accuracy,
-            "val_accuracy": val_metrics["accuracy"],
-            "val_f1_macro": val_metrics["f1_macro"],
-            "trained_at": trained_at,
-            "features": json.dumps(features),
-        }
-        if external_metrics:
-            tags["external_accuracy"] = external_metrics["accuracy"]
-        version = registry.register(
-            s, model_info.model_uri, tags={k: str(v) for k, v in tags.items()}
-        )
-        promoted, incumbent = self._beats_champion(s, val_metrics["accuracy"], X_val, y_val)
-        alias = s.tracking.champion_alias if promoted else s.tracking.challenger_alias
-        registry.set_alias(s, alias, version)
-        metrics = {
-            "champion_cv_accuracy": best.cv_accuracy,
-            "champion_val_accuracy": val_metrics["accuracy"],
-        }
-        if external_metrics:
-            metrics["champion_external_accuracy"] = external_metrics["accuracy"]
-        mlflow.log_metrics(metrics)
-        champion = {
-            "family": best.family,
-            "alias": alias,
-            "promoted": promoted,
-            "previous_champion_val_accuracy": incumbent,
             "cv_accuracy": best.cv_accuracy,
             "cv_f1_macro": best.cv_f1_macro,
             "val_accuracy": val_metrics["accuracy"],
             "val_f1_macro": val_metrics["f1_macro"],
-            "external_accuracy": None if external_metrics is None else external_metrics["accuracy"],
-            "external_f1_macro": None if external_metrics is None else external_metrics["f1_macro"],
+            "external_accuracy": external_metrics["accuracy"],
+            "external_f1_macro": external_metrics["f1_macro"],
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "features": {"numeric": numeric, "ordinal": ordered, "nominal": nominal},
+        }
+        tags = {k: v for k, v in champion.items() if v is not None and k != "features"}
+        tags |= {"budget": self.budget_name, "features": json.dumps(champion["features"])}
+        version = registry.register(
+            s, model_info.model_uri, tags={k: str(v) for k, v in tags.items()}
+        )
+        promoted, incumbent = self._beats_champion(s, val_metrics["accuracy"], *val)
+        alias = s.tracking.champion_alias if promoted else s.tracking.challenger_alias
+        registry.set_alias(s, alias, version)
+        mlflow.log_metrics(
+            {
+                f"champion_{k}": champion[k]
+                for k in ("cv_accuracy", "val_accuracy", "external_accuracy")
+                if champion[k] is not None
+            }
+        )
+        champion |= {
+            "alias": alias,
+            "promoted": promoted,
+            "previous_champion_val_accuracy": incumbent,
             "model_uri": f"models:/{s.tracking.registered_model}/{version}",
             "alias_uri": f"models:/{s.tracking.registered_model}@{alias}",
             "logged_model_uri": model_info.model_uri,
@@ -417,18 +409,16 @@ class Trainer:
             "run_id": best.run_id,
             "session_run_id": session_run_id,
             "params": best.best_params,
-            "features": features,
             "classes": list(s.data.classes),
-            "trained_at": trained_at,
             "export": None,
         }
-        reference = reference_frame(pipeline, X_fit, y_fit, s.data.target)
+        reference = reference_frame(pipeline, *fit, s.data.target)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / registry.REFERENCE_FILE
             reference.to_parquet(path, index=False)
             mlflow.MlflowClient().log_artifact(best.run_id, str(path), "reference")
         if promoted:
-            export = registry.export_local(s, pipeline, X_val, champion, reference)
+            export = registry.export_local(s, pipeline, val[0], champion, reference)
             champion["export"] = str(export)
         return champion
 

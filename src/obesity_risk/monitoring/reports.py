@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import pandas as pd
@@ -28,6 +29,16 @@ from obesity_risk.monitoring import KINDS
 
 PREDICTION = "prediction"
 _INDEX_LOCK = threading.Lock()
+_INDEX = Template(
+    """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>obesity-risk reports</title><link rel="icon" href="data:,">
+<style>body{font-family:system-ui,sans-serif;margin:2rem}
+td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}
+.bad{color:#b00020;font-weight:bold}.ok{color:#1b5e20}</style></head><body>
+<h1>Monitoring reports</h1><table><tr><th>time (UTC)</th><th>kind</th><th>model version</th>
+<th>window</th><th>verdict</th><th></th></tr>$rows</table></body></html>
+"""
+)
 
 
 @dataclass
@@ -64,7 +75,9 @@ def _definition(schema: DataSchema, frame: pd.DataFrame) -> DataDefinition:
     labels = [c for c in (schema.target, PREDICTION) if c in frame.columns]
     classification = None
     if schema.target in frame.columns and PREDICTION in frame.columns:
-        classification = [MulticlassClassification(target=schema.target, prediction_labels=PREDICTION)]
+        classification = [
+            MulticlassClassification(target=schema.target, prediction_labels=PREDICTION)
+        ]
     return DataDefinition(
         numerical_columns=schema.numeric,
         categorical_columns=[*schema.categorical, *labels],
@@ -72,7 +85,9 @@ def _definition(schema: DataSchema, frame: pd.DataFrame) -> DataDefinition:
     )
 
 
-def _metrics_for(kind: str, schema: DataSchema, current: pd.DataFrame, column_threshold: float) -> list:
+def _metrics_for(
+    kind: str, schema: DataSchema, current: pd.DataFrame, column_threshold: float
+) -> list:
     if kind == "data-drift":
         return [DataDriftPreset(columns=list(schema.columns), threshold=column_threshold)]
     if kind == "data-quality":
@@ -162,7 +177,12 @@ def build_report(
 def record_decisions(result: ReportResult, decisions: dict[str, Any]) -> None:
     """(Re)write the report's JSON with the rule decisions, then the index."""
     result.metrics["decisions"] = decisions
-    _atomic_write(result.json, lambda tmp: Path(tmp).write_text(json.dumps(result.metrics, indent=2, default=str)))
+    _atomic_write(
+        result.json,
+        lambda tmp: Path(tmp).write_text(
+            json.dumps(result.metrics, indent=2, default=str), encoding="utf-8"
+        ),
+    )
     write_index(result.html.parent)
 
 
@@ -172,31 +192,30 @@ def write_index(out_dir: Path) -> Path:
         rows = []
         for path in sorted(out_dir.glob("*-*.json"), reverse=True):
             try:
-                info = json.loads(path.read_text())
+                info = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
             fired = [name for name, d in info.get("decisions", {}).items() if d.get("fired")]
             verdict = ("DRIFT: " + ", ".join(fired)) if fired else "no rule fired"
             window = info.get("window", {})
+            sampled = " (sampled)" if window.get("sampled") else ""
+            cells = [
+                escape(info.get("created_at", "")),
+                escape(info.get("kind", "")),
+                escape(str(info.get("model_version"))),
+                f"{escape(str(info.get('source', '')))}: "
+                f"{window.get('rows_used')} of {window.get('rows')} rows{sampled}",
+            ]
+            link = escape(path.with_suffix(".html").name)
             rows.append(
-                f"<tr><td>{escape(info.get('created_at', ''))}</td><td>{escape(info.get('kind', ''))}</td>"
-                f"<td>{escape(str(info.get('model_version')))}</td>"
-                f"<td>{escape(str(info.get('source', '')))}: {window.get('rows_used')} of {window.get('rows')} rows"
-                f"{' (sampled)' if window.get('sampled') else ''}</td>"
-                f"<td class=\"{'bad' if fired else 'ok'}\">{escape(verdict)}</td>"
-                f"<td><a href=\"{escape(path.with_suffix('.html').name)}\">report</a></td></tr>"
+                "<tr>"
+                + "".join(f"<td>{c}</td>" for c in cells)
+                + f'<td class="{"bad" if fired else "ok"}">{escape(verdict)}</td>'
+                + f'<td><a href="{link}">report</a></td></tr>'
             )
-        page = (
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>obesity-risk reports</title>"
-            "<style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .8rem;"
-            "border-bottom:1px solid #ddd;text-align:left}.bad{color:#b00020;font-weight:bold}.ok{color:#1b5e20}"
-            "</style></head><body><h1>Monitoring reports</h1><table><tr><th>time (UTC)</th><th>kind</th>"
-            "<th>model version</th><th>window</th><th>verdict</th><th></th></tr>"
-            + "".join(rows)
-            + "</table></body></html>"
-        )
+        page = _INDEX.substitute(rows="".join(rows))
         index = out_dir / "index.html"
-        _atomic_write(index, lambda tmp: Path(tmp).write_text(page))
+        _atomic_write(index, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
         return index
 
 

@@ -61,7 +61,8 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float, retries: int
 
 def start_retraining(budget: str) -> dict[str, Any]:
     """Start ``obesity-risk train`` in the background; it registers a challenger (or champion)."""
-    process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+    # detached on purpose: training outlives the report build; fixed argv, no shell
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "-m", "obesity_risk.cli", "train", "--budget", budget, "--no-progress"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -89,7 +89,9 @@ def run_reports(
     kinds = list(kinds) if kinds is not None else list(reports.KINDS)
     unknown = [k for k in kinds if k not in reports.KINDS]
     if unknown:
-        raise DataValidationError(f"unknown report kind(s) {unknown}; known: {', '.join(reports.KINDS)}")
+        raise DataValidationError(
+            f"unknown report kind(s) {unknown}; known: {', '.join(reports.KINDS)}"
+        )
     model = model or load_champion(settings)
     reference = load_reference(settings, model)
     current = current_frame(settings, model, window)
@@ -106,16 +108,32 @@ def run_reports(
             continue
         if progress is not None:
             progress(kind)
-        meta = {"model_version": model.version, "model_source": model.source, "source": window.describe()}
+        meta = {
+            "model_version": model.version,
+            "model_source": model.source,
+            "source": window.describe(),
+        }
         if kind == "performance":
             meta |= _accuracy(current, settings.data.target, model)
         result = reports.build_report(
-            kind, reference, current, settings.data, out_dir,
-            max_rows=cfg.max_rows, seed=settings.seed,
-            column_threshold=cfg.column_drift_threshold, meta=meta,
+            kind,
+            reference,
+            current,
+            settings.data,
+            out_dir,
+            max_rows=cfg.max_rows,
+            seed=settings.seed,
+            column_threshold=cfg.column_drift_threshold,
+            meta=meta,
         )
         decisions = evaluate(cfg.rules, result.metrics)
-        outcome = act(cfg, {**result.metrics, "html": str(result.html)}, decisions, out_dir / "alerts", retrain)
+        outcome = act(
+            cfg,
+            {**result.metrics, "html": str(result.html)},
+            decisions,
+            out_dir / "alerts",
+            retrain,
+        )
         result.metrics["actions"] = outcome
         reports.record_decisions(result, decisions)
         results.append(
@@ -129,4 +147,3 @@ def run_reports(
             }
         )
     return results
-

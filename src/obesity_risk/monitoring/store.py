@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -74,7 +74,11 @@ class PredictionStore:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             METADATA.create_all(self.engine)
         except (SQLAlchemyError, OSError, ImportError) as exc:
-            safe = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+            safe = (
+                sa.engine.make_url(url).render_as_string(hide_password=True)
+                if "://" in url
+                else url
+            )
             raise StoreError(f"prediction store {safe} is unusable: {exc}".splitlines()[0]) from exc
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._writer = threading.Thread(target=self._run, name="prediction-store", daemon=True)

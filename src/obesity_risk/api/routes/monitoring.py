@@ -5,6 +5,7 @@ pool) and answers 202; ``GET /monitoring/reports/{id}`` tells its status and lin
 ``GET /monitoring/reports/latest/{kind}`` serves the newest report of a kind.
 """
 
+import contextlib
 import os
 import re
 import uuid
@@ -68,10 +69,8 @@ def build_job(
 
 def lower_priority() -> None:
     """Report-process initializer: builds yield the CPU to serving."""
-    try:
+    with contextlib.suppress(OSError):
         os.nice(10)
-    except OSError:
-        pass
 
 
 def get_jobs(request: Request) -> dict[str, ReportJob]:
@@ -99,12 +98,18 @@ def _links(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         429: {"model": ErrorBody, "description": "too many builds running"},
     },
 )
-def start_report(body: ReportRequest, request: Request, jobs: JobsDep, settings: SettingsDep) -> ReportJob:
+def start_report(
+    body: ReportRequest, request: Request, jobs: JobsDep, settings: SettingsDep
+) -> ReportJob:
     """Start building report(s) over the prediction log; poll the status URL."""
     running = sum(job.status == "running" for job in jobs.values())
     if running >= settings.monitoring.max_concurrent_builds * 4:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, f"{running} report builds already queued")
-    since = body.since.replace(tzinfo=UTC) if body.since and body.since.tzinfo is None else body.since
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, f"{running} report builds already queued"
+        )
+    since = (
+        body.since.replace(tzinfo=UTC) if body.since and body.since.tzinfo is None else body.since
+    )
     job_id = uuid.uuid4().hex
     job = ReportJob(
         id=job_id,
@@ -126,7 +131,9 @@ def start_report(body: ReportRequest, request: Request, jobs: JobsDep, settings:
             jobs[job_id] = job.model_copy(update={"status": "failed", "error": str(exc)})
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # a crash in the report process must still end the job, with its reason
-            jobs[job_id] = job.model_copy(update={"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+            jobs[job_id] = job.model_copy(
+                update={"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            )
         else:
             jobs[job_id] = job.model_copy(update={"status": "done", "reports": _links(results)})
 
@@ -134,7 +141,9 @@ def start_report(body: ReportRequest, request: Request, jobs: JobsDep, settings:
     return job
 
 
-@router.get("/reports/latest/{kind}", response_class=FileResponse, responses={404: {"model": ErrorBody}})
+@router.get(
+    "/reports/latest/{kind}", response_class=FileResponse, responses={404: {"model": ErrorBody}}
+)
 def latest_report(kind: Kind, settings: SettingsDep) -> FileResponse:
     """The newest HTML report of ``kind``."""
     path = settings.reports_dir / "monitoring" / f"latest-{kind}.html"
@@ -157,7 +166,9 @@ def report_file(name: str, settings: SettingsDep) -> FileResponse:
     path = settings.reports_dir / "monitoring" / name
     if not _FILE.match(name) or not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report file {name}")
-    return FileResponse(path, media_type="text/html" if name.endswith(".html") else "application/json")
+    return FileResponse(
+        path, media_type="text/html" if name.endswith(".html") else "application/json"
+    )
 
 
 assert set(KINDS) == set(Kind.__args__)  # the Literal mirrors the package's kinds
