@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -20,18 +19,12 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.models.registry import LoadedModel
-from tests.conftest import isolated_paths
+from tests.conftest import free_port, isolated_paths
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ import httpx
 import papermill as pm
 import pytest
 
-from tests.conftest import isolated_paths
+from tests.conftest import free_port, isolated_paths
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,12 +65,6 @@ def test_all_notebooks_execute_in_order(tmp_path: Path, monkeypatch: pytest.Monk
     summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
     assert summary["champion"]["family"] in {"dt", "lgbm"}
     assert (tmp_path / "reports/monitoring/index.html").is_file()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_jupyterlab_requires_its_token(tmp_path: Path) -> None:
