@@ -159,6 +159,40 @@ def serve(
     )
 
 
+data_app = typer.Typer(help="Version the raw data files in S3 (content hashes + manifests).")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("push")
+def data_push(config: ConfigOpt = None) -> None:
+    """Upload data/raw files not yet in the bucket and write a manifest."""
+    from obesity_risk.datastore import push
+
+    settings = _settings(config)
+    manifest = push(settings, settings.path(settings.data.train_file).parent)
+    logger.success(
+        "manifest {} ({} files, {} uploaded) in s3://{}/{}",
+        manifest["version"],
+        len(manifest["files"]),
+        len(manifest["uploaded"]),
+        settings.datastore.bucket,
+        settings.datastore.prefix,
+    )
+
+
+@data_app.command("pull")
+def data_pull(
+    version: Annotated[str, typer.Option(help="Manifest to restore (default: latest).")] = "latest",
+    config: ConfigOpt = None,
+) -> None:
+    """Download a manifest's files into data/raw, verifying every hash."""
+    from obesity_risk.datastore import pull
+
+    settings = _settings(config)
+    manifest = pull(settings, settings.path(settings.data.train_file).parent, version)
+    logger.success("restored {} files from manifest {}", len(manifest["files"]), version)
+
+
 @app.command("config")
 def show_config(config: ConfigOpt = None) -> None:
     """Print the validated configuration (after overrides) as YAML."""

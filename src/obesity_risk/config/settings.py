@@ -297,6 +297,14 @@ class ServingConfig(_Strict):
     log_predictions: bool = True
 
 
+class DatastoreConfig(_Strict):
+    """Where ``obesity-risk data push|pull`` keeps raw-data versions."""
+
+    bucket: str = "obesity-risk-data"
+    prefix: str = "raw"
+    endpoint_url: str | None = None
+
+
 class Settings(_Strict):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -309,6 +317,7 @@ class Settings(_Strict):
     logging: LoggingConfig = LoggingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     serving: ServingConfig = ServingConfig()
+    datastore: DatastoreConfig = DatastoreConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:

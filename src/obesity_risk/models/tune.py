@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ import mlflow
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy
 from loguru import logger
 from mlflow.entities import Metric, Param, RunTag
 from sklearn.base import clone
@@ -173,6 +175,22 @@ class CVObjective:
         client.set_terminated(run.info.run_id, status=state)
 
 
+def rdb_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """Open (and on first use create) an Optuna RDB storage.
+
+    Workers started together race to create the schema; the loser retries instead of dying.
+    """
+    attempt = 1
+    while True:
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+        except sqlalchemy.exc.SQLAlchemyError:
+            if attempt >= attempts:
+                raise
+            time.sleep(0.5 * attempt + random.random())
+            attempt += 1
+
+
 def create_study(settings: Settings, study_name: str, storage: str | None) -> optuna.Study:
     """A maximising study with a TPE sampler and a median pruner on fold scores.
 
@@ -183,7 +201,7 @@ def create_study(settings: Settings, study_name: str, storage: str | None) -> op
     seed = settings.seed if storage is None else settings.seed + os.getpid()
     return optuna.create_study(
         study_name=study_name,
-        storage=storage,
+        storage=None if storage is None else rdb_storage(storage),
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(
