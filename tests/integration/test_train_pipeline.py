@@ -85,8 +85,8 @@ def test_equal_model_does_not_take_the_champion_alias(runs) -> None:
     assert champion["previous_champion_val_accuracy"] == champion["val_accuracy"]
     client = mlflow.MlflowClient(settings.tracking_uri)
     name = settings.tracking.registered_model
-    assert client.get_model_version_by_alias(name, "champion").version == "1"
-    assert client.get_model_version_by_alias(name, "challenger").version == "2"
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "2"
 
 
 def test_every_trial_is_a_child_run_of_its_study(runs) -> None:

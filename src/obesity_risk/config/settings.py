@@ -248,6 +248,8 @@ class TrackingConfig(_Strict):
     champion_alias: str = "champion"
     challenger_alias: str = "challenger"
     log_trials: bool = True
+    request_timeout_s: int = Field(10, ge=1)
+    request_max_retries: int = Field(2, ge=0)
 
 
 class LoggingConfig(_Strict):

@@ -52,9 +52,7 @@ def setup_tracking(settings: Settings) -> str:
         TrackingError: the store cannot be reached (the message names the URI).
     """
     uri = settings.tracking_uri
-    # fail fast instead of MLflow's default minutes of retries on a dead server
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    fail_fast(settings)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
@@ -73,6 +71,17 @@ def setup_tracking(settings: Settings) -> str:
         raise TrackingError(
             f"tracking store {redact(uri)} is unusable: {_first_line(exc)}"
         ) from exc
+
+
+def fail_fast(settings: Settings) -> None:
+    """Bound MLflow's HTTP retries (its defaults retry a dead server for minutes).
+
+    MLflow reads these at call time; values the user exported are kept.
+    """
+    cfg = settings.tracking
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(cfg.request_max_retries))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(cfg.request_timeout_s))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -131,6 +140,7 @@ def load_registered(settings: Settings, alias: str | None = None) -> LoadedModel
     """
     alias = alias or settings.tracking.champion_alias
     name = settings.tracking.registered_model
+    fail_fast(settings)
     client = mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
     try:
         model_version = client.get_model_version_by_alias(name, alias)
