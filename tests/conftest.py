@@ -17,12 +17,25 @@ TRAIN_CSV = RAW / "obesity_s4e2_train.csv"
 UCI_CSV = RAW / "obesity_uci_original.csv"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see the developer's overrides."""
+def _drop_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(("OBESITY_RISK", "MLFLOW_")):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _clean_env_module():
+    """Module fixtures (a training run, say) never see the developer's overrides, nor the
+    MLFLOW_TRACKING_URI that ``mlflow.set_tracking_uri`` exports in an earlier module."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _drop_overrides(monkeypatch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's overrides."""
+    _drop_overrides(monkeypatch)
 
 
 def free_port() -> int:
