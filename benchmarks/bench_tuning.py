@@ -27,6 +27,7 @@ WORKER = textwrap.dedent(
     """
     import json, sys, time
     from obesity_risk.config import load_settings
+    from obesity_risk.config.settings import ParamSpace
     from obesity_risk.data import load_dataset, sample_stratified
     from obesity_risk.models.families import effective_family
     from obesity_risk.models.train import make_folds
@@ -37,7 +38,7 @@ WORKER = textwrap.dedent(
         "n_jobs": 1, "pruner": {"n_startup_trials": 100000, "n_warmup_steps": 0}})
     budget = settings.models.budgets["smoke"].model_copy(update={
         "n_trials": {"lgbm": n_trials}, "warm_start": False,
-        "space_overrides": {"lgbm": {"n_estimators": {"type": "int", "low": 60, "high": 60}}}})
+        "space_overrides": {"lgbm": {"n_estimators": ParamSpace(type="int", low=60, high=60)}}})
     data = load_dataset(settings.path(settings.data.train_file), settings.data)
     X, y = sample_stratified(data.X, data.y, 3000, 0)
     family = effective_family(settings, "lgbm", budget)
