@@ -10,7 +10,7 @@ LAB_PORT ?= 8888
 API_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve clean
+.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,7 +70,10 @@ format: install  ## apply ruff formatting and fixes
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test: install  ## the whole test suite (what CI runs)
+system-deps:  ## Debian packages for the browser / PostgreSQL / compose tests (installs what is missing)
+	@bash .ci/system-deps.sh
+
+test: install system-deps  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install  ## everything but the slow end-to-end suites
