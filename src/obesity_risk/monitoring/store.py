@@ -8,7 +8,6 @@ prediction is on disk, and concurrent requests share one commit instead of payin
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from loguru import logger
@@ -107,8 +107,8 @@ class PredictionStore:
                     "created_at": now,
                     "model_version": model_version,
                     "label": label,
-                    "probabilities": json.dumps(proba),
-                    "inputs": json.dumps(record),
+                    "probabilities": orjson.dumps(proba).decode(),
+                    "inputs": orjson.dumps(record).decode(),
                 }
                 for record, label, proba in zip(records, labels, probabilities, strict=True)
             ]
@@ -170,7 +170,7 @@ class PredictionStore:
             rows = conn.execute(query).mappings().all()
         if not rows:
             return pd.DataFrame()
-        inputs = pd.DataFrame([json.loads(r["inputs"]) for r in reversed(rows)])
+        inputs = pd.DataFrame([orjson.loads(r["inputs"]) for r in reversed(rows)])
         meta = pd.DataFrame(
             {
                 "request_id": [r["request_id"] for r in reversed(rows)],
