@@ -5,6 +5,7 @@ itself in the signatures, not a string it cannot resolve.
 """
 
 import uuid
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -51,8 +52,8 @@ def _predict(
             store.write(request_id, model.version, records, labels, rows)
         except RuntimeError as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    for label in labels:
-        telemetry.predictions.labels(label).inc()
+    for label, count in Counter(labels).items():
+        telemetry.predictions.labels(label).inc(count)
     return {
         "request_id": request_id,
         "model_name": model_name,
