@@ -88,3 +88,21 @@ def test_binary_dataset_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert scored["loan_id"].tolist() == batch["loan_id"].tolist()
     assert set(scored["prediction"]) <= {"no", "yes"}
     np.testing.assert_allclose(scored[["proba_no", "proba_yes"]].sum(axis=1), 1.0)
+
+
+def test_a_family_whose_trials_all_fail_is_skipped_not_fatal(tmp_path: Path) -> None:
+    train = tmp_path / "loans.csv"
+    make_loans(600, 2).to_csv(train, index=False)
+    config = tmp_path / "loans.yaml"
+    config.write_text(
+        OVERRIDE.format(train=train)
+        + "  families:\n    dt:\n      fixed: {splitter: not-a-splitter}\n"
+    )
+    result = cli(
+        "train", "--budget", "tiny", "--config", str(config), "--no-progress", env=tmp_env(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
+    assert set(summary["skipped_families"]) == {"dt"}
+    assert "no trial completed" in summary["skipped_families"]["dt"]
+    assert summary["champion"]["family"] == "lgbm"

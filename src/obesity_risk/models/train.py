@@ -33,7 +33,13 @@ from obesity_risk.errors import ConfigError, ModelNotFoundError, ObesityRiskErro
 from obesity_risk.features import build_pipeline, model_columns
 from obesity_risk.models import registry
 from obesity_risk.models.families import clip_to_space, effective_family, make_estimator
-from obesity_risk.models.tune import Folds, StudyResult, cross_validate, run_study
+from obesity_risk.models.tune import (
+    Folds,
+    NoCompletedTrialError,
+    StudyResult,
+    cross_validate,
+    run_study,
+)
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -168,14 +174,13 @@ class Trainer:
         """Tune every family, pick and register the champion, write the summary."""
         started = time.perf_counter()
         s = self.settings
-        schema = s.data
-        data = load_dataset(s.path(schema.train_file), schema)
-        X_train, X_val, y_train, y_val = split(data, schema.validation_size, s.seed)
+        data = load_dataset(s.path(s.data.train_file), s.data)
+        X_train, X_val, y_train, y_val = split(data, s.data.validation_size, s.seed)
         X_fit, y_fit = sample_stratified(X_train, y_train, self.budget.sample_rows, s.seed)
         folds = make_folds(y_fit, self.budget.cv_folds, s.seed)
         external = None
-        if schema.external_file is not None:
-            external = load_dataset(s.path(schema.external_file), schema, labelled=None)
+        if s.data.external_file is not None:
+            external = load_dataset(s.path(s.data.external_file), s.data, labelled=None)
         logger.info(
             "data: {} train rows ({} used for CV/refit), {} validation rows, {} external rows",
             len(X_train),
@@ -185,14 +190,23 @@ class Trainer:
         )
 
         experiment_id = registry.setup_tracking(s)
-        run_name = f"train-{self.budget_name}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-        with mlflow.start_run(run_name=run_name, experiment_id=experiment_id) as session:
+        with mlflow.start_run(
+            run_name=f"train-{self.budget_name}-{datetime.now(UTC):%Y%m%dT%H%M%S}",
+            experiment_id=experiment_id,
+        ) as session:
             self._log_inputs(data.source, external.source if external else None)
             if self.feature_selection:
                 s = self._feature_selection(X_fit, y_fit, folds)
             results: list[tuple[StudyResult, Pipeline, dict[str, float], Any]] = []
+            skipped: dict[str, str] = {}
             for name in self.families:
-                results.append(self._study(s, name, X_fit, y_fit, folds, X_val, y_val))
+                try:
+                    results.append(self._study(s, name, X_fit, y_fit, folds, X_val, y_val))
+                except NoCompletedTrialError as exc:
+                    logger.warning("{}; family {} skipped", exc, name)
+                    skipped[name] = str(exc)
+            if not results:
+                raise NoCompletedTrialError(f"no family completed a trial: {skipped}")
             best, pipeline, val_metrics, model_info = max(
                 results, key=lambda r: (r[0].best_value, r[2]["accuracy"])
             )
@@ -231,6 +245,7 @@ class Trainer:
                     }
                     for r, _, m, _ in results
                 },
+                "skipped_families": skipped,
                 "wall_s": time.perf_counter() - started,
             }
             mlflow.log_dict(summary, "summary.json")

@@ -15,15 +15,21 @@ import pandas as pd
 import sqlalchemy
 from loguru import logger
 from mlflow.entities import Metric, Param, RunTag
+from optuna.trial import TrialState
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from obesity_risk.config import Settings
 from obesity_risk.config.settings import Budget, ModelFamily
+from obesity_risk.errors import ObesityRiskError
 from obesity_risk.features import build_pipeline
 from obesity_risk.models.families import clip_to_space, make_estimator, suggest
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+class NoCompletedTrialError(ObesityRiskError):
+    """A study ended without a single completed trial."""
 
 
 @dataclass
@@ -115,8 +121,17 @@ class CVObjective:
         started = time.perf_counter()
         state = "FINISHED"
         try:
+            # the time limit never applies before a first trial has completed: a slow machine
+            # still gets a result instead of a study with every trial pruned
+            has_result = bool(trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
             scores = cross_validate(
-                pipeline, self.X, self.y, self.folds, self.metric, trial, self.time_limit_s
+                pipeline,
+                self.X,
+                self.y,
+                self.folds,
+                self.metric,
+                trial,
+                self.time_limit_s if has_result else None,
             )
         except optuna.TrialPruned:
             state = "KILLED"
@@ -246,7 +261,9 @@ def run_study(
     states = [t.state for t in study.trials]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
-        raise RuntimeError(f"study {study_name}: no trial completed (all pruned or failed)")
+        raise NoCompletedTrialError(
+            f"study {study_name}: no trial completed (all pruned or failed)"
+        )
     best = study.best_trial
     result = StudyResult(
         family=family_name,
