@@ -73,8 +73,10 @@ format: install  ## apply ruff formatting and fixes
 system-deps:  ## Debian packages for the browser / PostgreSQL / compose tests (installs what is missing)
 	@bash .ci/system-deps.sh
 
+# OMP_WAIT_POLICY=PASSIVE: OpenMP threads sleep instead of spinning, so a test process and a
+# server process that both run LightGBM on 2 cores do not starve each other
 test: install system-deps  ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install  ## everything but the slow end-to-end suites
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
