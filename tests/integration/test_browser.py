@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from selenium import webdriver
@@ -19,7 +17,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.models.registry import LoadedModel
-from tests.conftest import free_port, isolated_paths
+from tests.conftest import free_port, isolated_paths, wait_http_ok
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,13 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    wait_http_ok(f"{base}/ready", 30)
     yield base
     uv.should_exit = True
     thread.join(10)

@@ -8,11 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
-import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
-from tests.conftest import UCI_CSV, free_port, isolated_paths
+from tests.conftest import UCI_CSV, free_port, isolated_paths, wait_http_ok
 from tests.integration.pg import PostgresServer
 from tests.integration.test_cli import cli, tmp_env
 
@@ -67,16 +65,11 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory):
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None, (tmp / "mlflow.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "mlflow server did not start"
-        time.sleep(0.5)
+    wait_http_ok(
+        f"{url}/health",
+        120,
+        lambda: None if server.poll() is None else (tmp / "mlflow.log").read_text()[-3000:],
+    )
     yield url, s3_url, aws
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(30)

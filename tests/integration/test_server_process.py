@@ -18,7 +18,7 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.models.registry import export_local
 from obesity_risk.monitoring.store import PredictionStore
-from tests.conftest import UCI_CSV, free_port, isolated_paths
+from tests.conftest import UCI_CSV, free_port, isolated_paths, wait_http_ok
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,6 @@ def start_server(tmp_path: Path, small_pipeline, store_url: str):
             "OBESITY_RISK__LOGGING__FILE": "false",
         }
     )
-    started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "obesity_risk.cli", "serve", "--port", str(port)],
         env=env,
@@ -57,16 +56,11 @@ def start_server(tmp_path: Path, small_pipeline, store_url: str):
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
-        assert time.monotonic() - started < 60, "server not ready in 60 s"
-        time.sleep(0.05)
-    ready_after = time.monotonic() - started
+    ready_after = wait_http_ok(
+        f"{base}/ready",
+        60,
+        lambda: None if process.poll() is None else process.stderr.read().decode()[-2000:],
+    )
     records = uci.X.head(200).to_dict(orient="records")
     try:
         yield process, base, store_url, records, ready_after
