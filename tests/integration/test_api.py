@@ -153,6 +153,34 @@ def test_bad_record_inside_a_batch_names_its_index(client: TestClient, uci) -> N
     assert response.json()["detail"][0]["loc"] == ["body", "records", 2, "Weight"]
 
 
+@pytest.mark.parametrize(
+    ("text", "loc", "kind"),
+    [
+        ("{not json", ["body"], "json_invalid"),
+        ("[]", ["body"], "model_type"),
+        ('{"rows": []}', ["body", "records"], "missing"),
+        ('{"records": [{"Age": NaN}]}', ["body", "records", 0, "Age"], "finite_number"),
+    ],
+)
+def test_malformed_batch_body_is_422(client: TestClient, text: str, loc: list, kind: str) -> None:
+    response = client.post(
+        "/predict/batch", content=text, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    errors = [(e["loc"], e["type"]) for e in response.json()["detail"]]
+    assert (loc, kind) in errors, errors
+
+
+def test_batch_body_is_documented_with_the_record_schema(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/predict/batch"]["post"]["requestBody"]["content"]["application/json"]
+    records = body["schema"]["properties"]["records"]
+    assert records["minItems"] == 1
+    ref = records["items"]["$ref"]
+    assert ref == "#/components/schemas/Record"
+    assert set(spec["components"]["schemas"]["Record"]["properties"]) >= {"Age", "Gender"}
+
+
 # ----------------------------------------------------------------------------- prediction log
 def test_every_acknowledged_prediction_is_in_the_store(
     client: TestClient, api_settings, uci

@@ -11,9 +11,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from obesity_risk.monitoring.store import PredictionStore
 from tests.integration.pg import PostgresServer
 from tests.integration.test_server_process import assert_kill_9_durable, start_server
+from tests.store_checks import assert_store_round_trip
 
 pytestmark = pytest.mark.slow
 
@@ -26,24 +26,7 @@ def postgres():
 
 
 def test_prediction_store_round_trip_on_postgres(postgres) -> None:
-    url = postgres.create_database("predictions_rt")
-    store = PredictionStore(url)
-    try:
-        for i in range(3):
-            store.write(
-                f"req-{i}",
-                "4",
-                [{"Age": 20.0 + i, "Gender": "Male"}],
-                ["Normal_Weight"],
-                [{"Normal_Weight": 0.9, "Obesity_Type_I": 0.1}],
-            )
-        frame = store.read()
-        assert store.count() == 3
-        assert list(frame["request_id"]) == ["req-0", "req-1", "req-2"]
-        assert list(frame["Age"]) == [20.0, 21.0, 22.0]
-        assert list(store.read(last=2)["request_id"]) == ["req-1", "req-2"]
-    finally:
-        store.close()
+    assert_store_round_trip(postgres.create_database("predictions_rt"))
 
 
 def test_acknowledged_predictions_survive_kill_9_on_postgres(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -31,7 +33,7 @@ def served(tmp_path: Path, small_pipeline):
 
 
 @contextlib.contextmanager
-def start_server(tmp_path: Path, small_pipeline, store_url: str):
+def start_server(tmp_path: Path, small_pipeline, store_url: str, workers: int = 1):
     """Start the real server process; yield (process, base url, store url, records, ready s)."""
     settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
@@ -49,7 +51,11 @@ def start_server(tmp_path: Path, small_pipeline, store_url: str):
         }
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "obesity_risk.cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            *("-m", "obesity_risk.cli", "serve"),
+            *("--port", str(port), "--workers", str(workers)),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -84,6 +90,45 @@ def test_server_starts_ready_quickly_and_serves(served) -> None:
     assert ready_after < 30  # cold start incl. interpreter + imports; the benchmark measures it
     response = httpx.post(f"{base}/predict", json=records[0])
     assert response.status_code == 200 and response.json()["model_version"] == "3"
+
+
+def test_metrics_aggregate_every_worker(tmp_path: Path, small_pipeline) -> None:
+    """Two workers: /metrics counts every request whichever worker answers the scrape."""
+    store_url = f"sqlite:///{tmp_path}/predictions.db"
+    with start_server(tmp_path, small_pipeline, store_url, workers=2) as server:
+        _, base, _, records, _ = server
+        with httpx.Client(timeout=10) as http:
+            # wait until both workers have loaded the model (each one reports its own pid)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                info = [
+                    line
+                    for line in http.get(f"{base}/metrics").text.splitlines()
+                    if line.startswith("model_info{") and line.endswith(" 1.0")
+                ]
+                if len(info) == 2:
+                    break
+                time.sleep(0.2)
+            assert len(info) == 2, info
+            assert all('version="3"' in line for line in info)
+            # concurrent clients so that both workers answer
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(
+                    pool.map(lambda r: http.post(f"{base}/predict", json=r).status_code, records)
+                )
+            assert statuses == [200] * len(records)
+            scrapes = [http.get(f"{base}/metrics").text for _ in range(6)]
+    pattern = re.compile(
+        r'^http_requests_total\{method="POST",route="/predict",status="200"\} (\S+)$', re.M
+    )
+    counts = {float(m.group(1)) for text in scrapes for m in pattern.finditer(text)}
+    assert counts == {float(len(records))}, counts
+    predicted = sum(
+        float(v)
+        for text in scrapes[:1]
+        for v in re.findall(r"^predictions_total\{.*\} (\S+)$", text, re.M)
+    )
+    assert predicted == len(records)
 
 
 def test_acknowledged_predictions_survive_kill_9(served) -> None:

@@ -17,7 +17,7 @@ import anyio
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse
 
 from obesity_risk import __version__
 from obesity_risk.api.model import ModelHolder
@@ -84,6 +84,7 @@ def create_app(
             yield
         finally:
             app.state.report_pool.shutdown(wait=False, cancel_futures=True)
+            telemetry.worker_stopped()
             if store is not None:
                 await anyio.to_thread.run_sync(store.close)
 
@@ -92,7 +93,6 @@ def create_app(
         version=__version__,
         description="Obesity-level predictions from the registered champion pipeline.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.state.settings = settings

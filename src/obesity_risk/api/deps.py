@@ -32,6 +32,11 @@ def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ServedMode
     return model
 
 
+async def get_raw_body(request: Request) -> bytes:
+    """The request body as received (for routes that validate it from JSON themselves)."""
+    return await request.body()
+
+
 def get_store(request: Request) -> PredictionStore | None:
     """The prediction log (None when disabled)."""
     return request.app.state.store
@@ -45,5 +50,6 @@ def get_telemetry(request: Request) -> Telemetry:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[ServedModel, Depends(get_model)]
+RawBodyDep = Annotated[bytes, Depends(get_raw_body)]
 StoreDep = Annotated[PredictionStore | None, Depends(get_store)]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]

@@ -1,11 +1,26 @@
-"""Prometheus metrics (one registry per app) and the ASGI middleware that records requests."""
+"""Prometheus metrics (one registry per app) and the ASGI middleware that records requests.
+
+With several uvicorn workers (``obesity-risk serve --workers N``) the CLI sets
+``PROMETHEUS_MULTIPROC_DIR``: every worker writes its samples there and ``/metrics``, whichever
+worker answers, aggregates all of them (prometheus_client's multiprocess mode).
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 Scope = dict[str, Any]
 
@@ -13,7 +28,8 @@ Scope = dict[str, Any]
 class Telemetry:
     """Request counts/latency per route and status, predictions per class, model version."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir or os.environ.get(MULTIPROC_ENV) or None
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "http_requests_total",
@@ -42,12 +58,33 @@ class Telemetry:
             "Model being served (value 1)",
             ["version", "source"],
             registry=self.registry,
+            multiprocess_mode="liveall",  # one series per live worker (label pid)
         )
+        self._model_labels: tuple[str, str] | None = None
 
     def set_model(self, version: str | None, source: str | None) -> None:
         """Expose the served model version as an info-style gauge."""
-        self.model_info.clear()
-        self.model_info.labels(version=str(version), source=str(source)).set(1)
+        if self._model_labels is not None:
+            # samples already written to the multiprocess files cannot be removed: zero them
+            if self.multiprocess_dir:
+                self.model_info.labels(*self._model_labels).set(0)
+            else:
+                self.model_info.remove(*self._model_labels)
+        self._model_labels = (str(version), str(source))
+        self.model_info.labels(*self._model_labels).set(1)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of this worker, or of all workers in multiprocess mode."""
+        if not self.multiprocess_dir:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return generate_latest(registry)
+
+    def worker_stopped(self) -> None:
+        """Drop this worker's live gauges from the shared files (multiprocess mode)."""
+        if self.multiprocess_dir:
+            multiprocess.mark_process_dead(os.getpid(), self.multiprocess_dir)
 
 
 class MetricsMiddleware:

@@ -145,10 +145,9 @@ class CompiledPipeline:
                     block = out[:, at : at + len(cats)]
                     block[:] = 0.0
                     index = {c: i for i, c in enumerate(cats)}
-                    for row, value in enumerate(column(col)):
-                        hit = index.get(value)
-                        if hit is not None:
-                            block[row, hit] = 1.0
+                    codes = np.fromiter((index.get(v, -1) for v in column(col)), np.intp, n)
+                    rows = np.flatnonzero(codes >= 0)  # unknown categories: all zeros
+                    block[rows, codes[rows]] = 1.0
                     at += len(cats)
         return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from obesity_risk import __version__
 from obesity_risk.api.deps import HolderDep, ModelDep, SettingsDep, TelemetryDep
@@ -89,5 +89,5 @@ def reload(holder: HolderDep, telemetry: TelemetryDep) -> ReloadResult:
 
 @router.get("/metrics", response_class=Response)
 def metrics(telemetry: TelemetryDep) -> Response:
-    """Prometheus text format."""
-    return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format (all workers when several serve)."""
+    return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
