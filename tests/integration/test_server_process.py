@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from obesity_risk.config import load_settings
@@ -129,6 +130,36 @@ def test_metrics_aggregate_every_worker(tmp_path: Path, small_pipeline) -> None:
         for v in re.findall(r"^predictions_total\{.*\} (\S+)$", text, re.M)
     )
     assert predicted == len(records)
+
+
+def live_model_versions(base: str) -> list[str]:
+    """``model_info`` versions of the live workers (multiprocess mode: one series each)."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    return sorted(re.findall(r'^model_info\{.*version="([^"]+)".*\} 1\.0$', text, re.M))
+
+
+def wait_for(predicate, timeout: float = 60) -> bool:
+    """Poll ``predicate``; a connection reset (a worker restarting) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if predicate():
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sighup_moves_every_worker_to_the_new_champion(tmp_path: Path, small_pipeline) -> None:
+    store_url = f"sqlite:///{tmp_path}/predictions.db"
+    with start_server(tmp_path, small_pipeline, store_url, workers=2) as server:
+        process, base, _, records, _ = server
+        assert wait_for(lambda: live_model_versions(base) == ["3", "3"]), live_model_versions(base)
+        settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+        export_local(settings, small_pipeline, pd.DataFrame(records), {"version": "4"})
+        os.kill(process.pid, signal.SIGHUP)
+        assert wait_for(lambda: live_model_versions(base) == ["4", "4"]), live_model_versions(base)
+        response = httpx.post(f"{base}/predict", json=records[0], timeout=10)
+        assert response.json()["model_version"] == "4"
 
 
 def test_acknowledged_predictions_survive_kill_9(served) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _create_tables(engine: sa.Engine, attempts: int = 5) -> None:
+    """Create the table if missing. Several workers may start together: the DDL runs in one
+    transaction, so a loser of the race ("already exists") retries and finds it in place."""
+    for attempt in range(attempts):
+        try:
+            METADATA.create_all(engine)
+            return
+        except SQLAlchemyError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 class PredictionStore:
     """Append-only prediction log with group commit."""
 
@@ -75,7 +89,7 @@ class PredictionStore:
                 if database and database != ":memory:":
                     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            METADATA.create_all(self.engine)
+            _create_tables(self.engine)
             # one INSERT compiled for this database, executed by the driver's executemany:
             # a 10,000-row batch skips SQLAlchemy's per-row parameter processing
             dialect = self.engine.dialect
