@@ -68,6 +68,21 @@ def test_registered_champion_equals_in_memory_pipeline_on_uci(runs) -> None:
     np.testing.assert_array_equal(pyfunc.predict(uci.X), first.champion_pipeline.predict(uci.X))
 
 
+def test_registry_load_uses_the_export_only_when_it_is_the_same_run(runs, tmp_path) -> None:
+    settings, tmp, first, _, _, _ = runs
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    expected = first.champion_pipeline.predict_proba(uci.X)
+    same_run = registry.load_registered(settings)
+    assert same_run.metadata["loaded_from"] == str(tmp / "models" / "champion")
+    paths = settings.paths.model_copy(update={"models_dir": tmp_path / "empty"})
+    no_export = settings.model_copy(update={"paths": paths})
+    downloaded = registry.load_registered(no_export)
+    assert downloaded.metadata["loaded_from"] == "models:/obesity-risk/1"
+    for loaded in (same_run, downloaded):
+        assert loaded.source == "models:/obesity-risk@champion" and loaded.version == "1"
+        np.testing.assert_array_equal(loaded.pipeline.predict_proba(uci.X), expected)
+
+
 def test_same_config_and_seed_give_identical_cv_metrics(runs) -> None:
     _, _, _, summary_1, _, summary_2 = runs
     for family, study in summary_1["studies"].items():

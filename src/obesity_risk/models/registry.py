@@ -156,18 +156,34 @@ def load_registered(settings: Settings, alias: str | None = None) -> LoadedModel
         raise TrackingError(
             f"registry {redact(settings.tracking_uri)}: {_first_line(exc)}"
         ) from exc
-    uri = f"models:/{name}@{alias}"
-    pipeline = mlflow.sklearn.load_model(uri)
+    # the export in models/ is this very model when it comes from the same run: load it there
+    # instead of downloading the artifacts again (a copy locally, a transfer from S3)
+    export = settings.models_dir / EXPORT_NAME
+    local = _export_run_id(export) == model_version.run_id
+    pipeline = mlflow.sklearn.load_model(
+        str(export) if local else f"models:/{name}/{model_version.version}"
+    )
     return LoadedModel(
         pipeline=pipeline,
-        source=uri,
+        source=f"models:/{name}@{alias}",
         version=str(model_version.version),
         metadata={
             "run_id": model_version.run_id,
             "alias": alias,
+            "loaded_from": str(export) if local else f"models:/{name}/{model_version.version}",
             **{k: _parse_tag(v) for k, v in (model_version.tags or {}).items()},
         },
     )
+
+
+def _export_run_id(export: Path) -> str | None:
+    """The run id recorded with the local export (None without a readable one)."""
+    try:
+        metadata = json.loads((export / "metadata.json").read_text())
+    except (OSError, ValueError):
+        return None
+    run_id = metadata.get("run_id") if isinstance(metadata, dict) else None
+    return str(run_id) if run_id and (export / "MLmodel").is_file() else None
 
 
 def _parse_tag(value: str) -> Any:
