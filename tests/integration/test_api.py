@@ -145,6 +145,23 @@ def test_oversized_batch_is_413(client: TestClient, uci) -> None:
     assert response.json()["detail"] == "3001 records in one batch; the maximum is 3000"
 
 
+def test_oversized_body_is_413_before_it_is_parsed(client: TestClient) -> None:
+    limit = 3000 * 4096  # max_batch (test settings) * bytes allowed per record
+    declared = client.post(
+        "/predict/batch",
+        content=b" " * (limit + 1),
+        headers={"content-type": "application/json"},
+    )
+    streamed = client.post(
+        "/predict/batch",
+        content=iter([b" " * (limit // 2)] * 3),  # chunked: no Content-Length
+        headers={"content-type": "application/json"},
+    )
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["detail"].startswith(f"request body over {limit} bytes")
+
+
 def test_bad_record_inside_a_batch_names_its_index(client: TestClient, uci) -> None:
     records = [record(uci, i) for i in range(3)]
     records[2]["Weight"] = -5

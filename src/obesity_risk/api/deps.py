@@ -32,9 +32,31 @@ def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ServedMode
     return model
 
 
+BYTES_PER_RECORD = 4096  # a JSON record of the schema is ~400 bytes; generous headroom
+
+
 async def get_raw_body(request: Request) -> bytes:
-    """The request body as received (for routes that validate it from JSON themselves)."""
-    return await request.body()
+    """The request body as received (for routes that validate it from JSON themselves).
+
+    Bounded by ``serving.max_batch`` records: a larger body is refused (413) before it is
+    read whole, declared (Content-Length) or streamed (chunked).
+    """
+    limit = request.app.state.settings.serving.max_batch * BYTES_PER_RECORD
+    too_large = HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"request body over {limit} bytes (the maximum batch is "
+        f"{request.app.state.settings.serving.max_batch} records)",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def get_store(request: Request) -> PredictionStore | None:
