@@ -158,7 +158,13 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     base_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))
     }
-    env = {**base_env, **env_paths, "MLFLOW_TRACKING_URI": settings.tracking_uri}
+    env = {
+        **base_env,
+        **env_paths,
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        # `mlflow models serve` runs `uvicorn` by name: the venv's, even if it is not activated
+        "PATH": f"{BIN}{os.pathsep}{base_env.get('PATH', '')}",
+    }
     api_port, mlflow_port = free_port(), free_port()
     api = subprocess.Popen(
         [str(BIN / "obesity-risk"), "serve", "--port", str(api_port), "--workers", "1"],
@@ -188,7 +194,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(tmp / "mlflow-serve.log").open("w"),
             start_new_session=True,
         )
         try:
