@@ -5,7 +5,8 @@
 1. trains the reference pipeline (engineered features + ColumnTransformer + LightGBM 300 trees)
    on the S4E2 file and registers it as ``obesity-risk@champion`` in a throw-away MLflow store;
 2. starts ``mlflow models serve`` and ``obesity-risk serve`` on that URI (one worker each, the
-   API with its prediction log on), waits for both, records the API's cold start to ready;
+   API with its prediction log on), waits for both; the API's cold start (process spawn to
+   ``/ready`` 200, MLflow SQLite registry, artifacts downloaded) is the median of three starts;
 3. drives each with the same bounded async httpx load (1 and 16 clients, one record per request)
    and reports throughput and p50/p99 latency;
 4. times, in process, the API's prediction path (validate -> compiled pipeline -> response)
@@ -166,16 +167,28 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         "PATH": f"{BIN}{os.pathsep}{base_env.get('PATH', '')}",
     }
     api_port, mlflow_port = free_port(), free_port()
-    api = subprocess.Popen(
-        [str(BIN / "obesity-risk"), "serve", "--port", str(api_port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    cold_start = None
+
+    def start_api() -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(BIN / "obesity-risk"), "serve", "--port", str(api_port), "--workers", "1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    # cold start: spawn -> /ready 200, three times (median), the last server stays up
+    cold_starts: list[float] = []
+    for attempt in range(3):
+        api = start_api()
+        try:
+            cold_starts.append(wait_ready(f"http://127.0.0.1:{api_port}/ready", api))
+        finally:
+            if attempt < 2:
+                os.killpg(api.pid, signal.SIGTERM)
+                api.wait(30)
+    cold_start = float(np.median(cold_starts))
     try:
-        cold_start = wait_ready(f"http://127.0.0.1:{api_port}/ready", api)
         server = subprocess.Popen(
             [
                 str(BIN / "mlflow"),
@@ -281,6 +294,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             "bare_pipeline_predict_proba": bare_batch * 1000,
         },
         "cold_start_to_ready_s": cold_start,
+        "cold_starts_s": cold_starts,
         "ratios": {
             "rps_vs_mlflow_1_client": by["api"][1]["rps"] / by["mlflow_serve"][1]["rps"],
             "rps_vs_mlflow_16_clients": by["api"][16]["rps"] / by["mlflow_serve"][16]["rps"],
@@ -300,7 +314,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         "rps_vs_mlflow_16_clients": r["rps_vs_mlflow_16_clients"] >= 3,
         "api_path_vs_bare_floor": r["api_path_vs_bare_floor"] <= 2,
         "batch_http_vs_bare_pipeline": r["batch_http_vs_bare_pipeline"] <= 1.5,
-        "cold_start": cold_start is not None and cold_start <= 5,
+        "cold_start": cold_start <= 5,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
