@@ -177,15 +177,20 @@ def test_bad_record_inside_a_batch_names_its_index(client: TestClient, uci) -> N
         ("[]", ["body"], "model_type"),
         ('{"rows": []}', ["body", "records"], "missing"),
         ('{"records": [{"Age": NaN}]}', ["body", "records", 0, "Age"], "finite_number"),
+        (b"\x80", ["body"], "json_invalid"),  # not UTF-8 (found by schemathesis)
+        (b"{" * 100_000, ["body"], "json_invalid"),
     ],
 )
-def test_malformed_batch_body_is_422(client: TestClient, text: str, loc: list, kind: str) -> None:
+def test_malformed_batch_body_is_422(
+    client: TestClient, text: str | bytes, loc: list, kind: str
+) -> None:
     response = client.post(
         "/predict/batch", content=text, headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
     errors = [(e["loc"], e["type"]) for e in response.json()["detail"]]
     assert (loc, kind) in errors, errors
+    assert len(response.content) < 2000  # the body is not echoed whole
 
 
 def test_batch_body_is_documented_with_the_record_schema(client: TestClient) -> None:
@@ -196,6 +201,10 @@ def test_batch_body_is_documented_with_the_record_schema(client: TestClient) -> 
     ref = records["items"]["$ref"]
     assert ref == "#/components/schemas/Record"
     assert set(spec["components"]["schemas"]["Record"]["properties"]) >= {"Age", "Gender"}
+    responses = spec["paths"]["/predict/batch"]["post"]["responses"]
+    assert {"200", "413", "422", "503"} <= set(responses)
+    error = responses["422"]["content"]["application/json"]["schema"]["$ref"]
+    assert error.split("/")[-1] in spec["components"]["schemas"]
 
 
 # ----------------------------------------------------------------------------- prediction log

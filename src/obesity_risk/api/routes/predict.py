@@ -29,6 +29,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
 }
 
+VALIDATION_ERROR: dict[str, Any] = {
+    "description": "Validation Error",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+    },
+}
+
 
 def _predict(
     model: ServedModel,
@@ -74,8 +81,19 @@ def validate_body(model: type[BaseModel], raw: bytes) -> Any:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+        errors = [
+            {**e, "loc": ("body", *e["loc"]), "input": _echo(e.get("input"))}
+            for e in exc.errors(include_url=False)
+        ]
+        raise RequestValidationError(errors) from None
+
+
+def _echo(value: Any, limit: int = 200) -> Any:
+    """The offending input as it can be echoed: undecodable JSON is text, cut to ``limit``."""
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value[: limit + 1]).decode("utf-8", "replace")
+        return text if len(text) <= limit else f"{text[:limit]}..."
+    return value
 
 
 def request_body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -112,7 +130,11 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
     @router.post(
         "/predict/batch",
         response_model=BatchResponse,
-        responses={**ERRORS, 413: {"model": ErrorBody, "description": "too many records"}},
+        responses={
+            **ERRORS,
+            413: {"model": ErrorBody, "description": "too many records, or a body too large"},
+            422: VALIDATION_ERROR,  # FastAPI documents it only for the bodies it parses itself
+        },
         openapi_extra={"requestBody": request_body_schema(batch_model)},
     )
     def predict_batch(
