@@ -8,6 +8,7 @@ BUDGET ?= default
 MLFLOW_PORT ?= 5000
 LAB_PORT ?= 8888
 API_PORT ?= 8000
+SERVE ?= 1
 PYTEST_ARGS ?=
 
 .PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve clean
@@ -24,7 +25,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the package with pinned dependencies
 
-run: install  ## set up, train the default budget, build the drift reports, print where everything is
+run: install  ## set up, train the default budget, build the reports, print where everything is, serve the API (SERVE=0: stop before serving)
 	$(BIN)/obesity-risk train --budget $(BUDGET)
 	$(BIN)/obesity-risk report --kind all --current data/raw/obesity_uci_original.csv || test $$? -eq 3
 	@echo ""
@@ -34,7 +35,9 @@ run: install  ## set up, train the default budget, build the drift reports, prin
 	@echo "  MLflow store     : mlruns/ (browse: make mlflow -> http://localhost:$(MLFLOW_PORT))"
 	@echo "  notebooks        : make lab -> http://localhost:$(LAB_PORT)"
 	@echo "  batch scoring    : $(BIN)/obesity-risk predict -i data/raw/obesity_uci_original.csv -o reports/predictions.csv"
-	@echo "  API              : make serve -> http://localhost:$(API_PORT) (form), /docs, /metrics"
+	@echo "  API              : http://localhost:$(API_PORT) (form), /docs, /metrics (make serve; Ctrl-C stops it)"
+	@echo ""
+	@if [ "$(SERVE)" != "0" ]; then $(BIN)/obesity-risk serve --port $(API_PORT); fi
 
 train: install  ## train with BUDGET=smoke|default|full (MODELS=lgbm,xgb to restrict)
 	$(BIN)/obesity-risk train --budget $(BUDGET) $(if $(MODELS),--models $(MODELS),)
