@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -106,8 +106,6 @@ def report(
 
     if sum(x is not None for x in (current, last, since)) != 1:
         raise click.UsageError("give exactly one of --current CSV, --last N, --since ISO")
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
     settings = _settings(config)
     kinds = None if kind == "all" else [kind]
     with tqdm(total=len(kinds or [1, 2, 3, 4]), desc="reports", unit="report") as progress_bar:

@@ -41,11 +41,11 @@ async def get_raw_body(request: Request) -> bytes:
     Bounded by ``serving.max_batch`` records: a larger body is refused (413) before it is
     read whole, declared (Content-Length) or streamed (chunked).
     """
-    limit = request.app.state.settings.serving.max_batch * BYTES_PER_RECORD
+    max_batch = get_settings(request).serving.max_batch
+    limit = max_batch * BYTES_PER_RECORD
     too_large = HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE,
-        f"request body over {limit} bytes (the maximum batch is "
-        f"{request.app.state.settings.serving.max_batch} records)",
+        f"request body over {limit} bytes (the maximum batch is {max_batch} records)",
     )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

@@ -159,18 +159,16 @@ def load_registered(settings: Settings, alias: str | None = None) -> LoadedModel
     # the export in models/ is this very model when it comes from the same run: load it there
     # instead of downloading the artifacts again (a copy locally, a transfer from S3)
     export = settings.models_dir / EXPORT_NAME
-    local = _export_run_id(export) == model_version.run_id
-    pipeline = mlflow.sklearn.load_model(
-        str(export) if local else f"models:/{name}/{model_version.version}"
-    )
+    same_run = _export_run_id(export) == model_version.run_id
+    loaded_from = str(export) if same_run else f"models:/{name}/{model_version.version}"
     return LoadedModel(
-        pipeline=pipeline,
+        pipeline=mlflow.sklearn.load_model(loaded_from),
         source=f"models:/{name}@{alias}",
         version=str(model_version.version),
         metadata={
             "run_id": model_version.run_id,
             "alias": alias,
-            "loaded_from": str(export) if local else f"models:/{name}/{model_version.version}",
+            "loaded_from": loaded_from,
             **{k: _parse_tag(v) for k, v in (model_version.tags or {}).items()},
         },
     )

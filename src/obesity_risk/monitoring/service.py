@@ -20,7 +20,7 @@ from obesity_risk.errors import DataValidationError
 from obesity_risk.models.registry import LoadedModel, load_champion, load_reference
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.rules import act, evaluate, start_retraining
-from obesity_risk.monitoring.store import PredictionStore
+from obesity_risk.monitoring.store import PredictionStore, as_utc
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class Window:
     csv: Path | None = None
     last: int | None = None
     since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.since is not None:  # one time zone for the log, the label and the query
+            object.__setattr__(self, "since", as_utc(self.since))
 
     def describe(self) -> str:
         """Human-readable source, shown in the index."""

@@ -77,6 +77,11 @@ def _create_tables(engine: sa.Engine, attempts: int = 5) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, the time zone of the log; a naive time is taken as UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class PredictionStore:
     """Append-only prediction log with group commit."""
 
@@ -194,9 +199,8 @@ class PredictionStore:
     def read(self, last: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         """Logged predictions as a frame: input columns + ``prediction`` + metadata columns."""
         query = sa.select(PREDICTIONS).order_by(PREDICTIONS.c.id.desc())
-        if since is not None:  # times are stored in UTC; a naive ``since`` is taken as UTC
-            since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
-            query = query.where(PREDICTIONS.c.created_at >= since)
+        if since is not None:
+            query = query.where(PREDICTIONS.c.created_at >= as_utc(since))
         if last is not None:
             query = query.limit(last)
         with self.engine.connect() as conn:

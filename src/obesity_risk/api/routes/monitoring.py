@@ -107,9 +107,6 @@ def start_report(
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, f"{running} report builds already queued"
         )
-    since = (
-        body.since.replace(tzinfo=UTC) if body.since and body.since.tzinfo is None else body.since
-    )
     job_id = uuid.uuid4().hex
     job = ReportJob(
         id=job_id,
@@ -121,7 +118,7 @@ def start_report(
     jobs[job_id] = job
     kinds = None if body.kind == "all" else [body.kind]
     future: Future = request.app.state.report_pool.submit(
-        build_job, settings, kinds, body.last, since
+        build_job, settings, kinds, body.last, body.since
     )
 
     def finished(done: Future) -> None:
