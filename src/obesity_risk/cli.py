@@ -163,6 +163,7 @@ def serve(
             host=host or settings.serving.host,
             port=port or settings.serving.port,
             workers=n_workers,
+            timeout_worker_healthcheck=settings.serving.worker_ready_timeout_s,
             log_level=(
                 settings.logging.level.lower() if settings.logging.level != "SUCCESS" else "info"
             ),

@@ -292,6 +292,7 @@ class ServingConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
+    worker_ready_timeout_s: int = Field(60, ge=1)
     max_batch: int = Field(10000, ge=1)
     model_source: Literal["registry", "local"] = "registry"
     model_threads: int = Field(2, ge=1)
