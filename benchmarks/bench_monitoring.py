@@ -68,6 +68,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     from obesity_risk.config import load_settings
     from obesity_risk.data import load_dataset
     from obesity_risk.features import build_pipeline
+    from obesity_risk.models.card import CardMetrics, ModelCard
     from obesity_risk.models.families import effective_family, make_estimator
     from obesity_risk.models.registry import export_local
     from obesity_risk.models.train import evaluate, reference_frame
@@ -108,9 +109,17 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     }
 
     # /predict latency while a report build runs in the API's report process
-    export_local(
-        settings, pipeline, train.X, {"version": "1", **evaluate(pipeline, uci.X, uci.y)}, reference
+    external = evaluate(pipeline, uci.X, uci.y)
+    card = ModelCard(
+        name=settings.tracking.registered_model,
+        family="lgbm",
+        version="1",
+        classes=list(settings.data.classes),
+        metrics=CardMetrics(
+            external_accuracy=external["accuracy"], external_f1_macro=external["f1_macro"]
+        ),
     )
+    export_local(settings, pipeline, train.X, card, reference)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
     env.update({f"OBESITY_RISK__PATHS__{k.upper()}": v for k, v in paths.items()})

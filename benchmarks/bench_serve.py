@@ -145,13 +145,21 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     family = effective_family(settings, "lgbm")
     estimator = make_estimator(settings, family, {"n_estimators": 300, "learning_rate": 0.05})
     pipeline = build_pipeline(settings.data, settings.features, estimator).fit(data.X, data.y)
-    registry.setup_tracking(settings)
     import mlflow
 
-    with mlflow.start_run(run_name="bench-serve"):
-        info = registry.log_pipeline(pipeline, data.X)
-    version = registry.register(settings, info.model_uri)
-    registry.set_alias(settings, "champion", version)
+    from obesity_risk.models.card import ModelCard
+
+    reg = registry.Registry(settings)
+    with registry.tracking_scope(settings):
+        with mlflow.start_run(
+            run_name="bench-serve", experiment_id=registry.experiment_id(settings)
+        ):
+            info = registry.log_pipeline(pipeline, data.X)
+        card = ModelCard(
+            name=reg.name, family="lgbm", budget="bench", classes=list(settings.data.classes)
+        )
+        version = reg.register(info.model_uri, card)
+    reg.set_alias("champion", version)
     uri = registry.champion_uri(settings)
     uci = load_dataset(settings.path(settings.data.external_file), settings.data, labelled=None)
     records = uci.X.head(500).to_dict(orient="records")

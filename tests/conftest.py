@@ -112,6 +112,33 @@ def tiny_records() -> pd.DataFrame:
     )
 
 
+def make_loaded(
+    pipeline,
+    version: str | None = "7",
+    source: str = "test://small",
+    family: str = "lgbm",
+    **metrics,
+):
+    """A LoadedModel with a typed card (what the registry or the export would give)."""
+    from obesity_risk.models.registry import LoadedModel
+
+    return LoadedModel(pipeline, source, make_card(version, family, **metrics))
+
+
+def make_card(version: str | None = "3", family: str = "lgbm", **metrics):
+    """A model card as training writes it (artifact hashes are added by ``export_local``)."""
+    from obesity_risk.config.settings import load_settings as _load
+    from obesity_risk.models.card import CardMetrics, ModelCard
+
+    return ModelCard(
+        name="obesity-risk",
+        family=family,
+        version=version,
+        classes=list(_load(logging={"file": False}).data.classes),
+        metrics=CardMetrics(**metrics),
+    )
+
+
 @pytest.fixture(scope="session")
 def small_pipeline():
     """A real LightGBM pipeline (100 trees, 4,000 S4E2 rows), trained once per session."""

@@ -31,9 +31,11 @@ ConfigOpt = Annotated[
 def _settings(config: Path | None):
     from obesity_risk.config import load_settings
     from obesity_risk.logs import configure_logging
+    from obesity_risk.models.registry import bound_mlflow_retries
 
     settings = load_settings(config)
     configure_logging(settings)
+    bound_mlflow_retries(settings)
     return settings
 
 
@@ -65,10 +67,9 @@ def train(
     summary = Trainer(
         settings, budget, families, storage, select_features, show_progress_bar=progress
     ).run()
-    champion = summary["champion"]
     logger.info("summary: {}", settings.reports_dir / "training" / "summary.json")
-    logger.info("model:   {} ({})", champion["model_uri"], champion["alias_uri"])
-    logger.info("mlflow:  {}  (browse with `make mlflow`)", summary["tracking_uri"])
+    logger.info("model:   {} ({})", summary.champion.model_uri, summary.champion.alias_uri)
+    logger.info("mlflow:  {}  (browse with `make mlflow`)", summary.tracking_uri)
 
 
 @app.command()

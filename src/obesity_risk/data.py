@@ -19,6 +19,7 @@ from obesity_risk.config import CategoricalColumn, DataSchema, NumericColumn
 from obesity_risk.errors import DataValidationError
 
 _MAX_EXAMPLES = 3
+_MAX_ROWS = 10  # row numbers listed per failing column
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,13 @@ def _describe(failures: pd.DataFrame, source: str, n_rows: int) -> str:
             repr(v) for v in group["failure_case"].drop_duplicates()[:_MAX_EXAMPLES]
         )
         reason = "missing values (NaN)" if check == "not_nullable" else f"fail {check}"
+        labels = list(dict.fromkeys(group["index"]))
+        numbers = [int(i) + 1 if isinstance(i, int | float) else i for i in labels]
+        where = ", ".join(map(str, numbers[:_MAX_ROWS])) + (", ..." if rows > _MAX_ROWS else "")
         lines.append(
             f"  column {column!r}: {rows} of {n_rows} rows {reason}"
             + ("" if check == "not_nullable" else f" (e.g. {examples})")
+            + f"; data row(s) {where}"
         )
     other = failures[failures["index"].isna() & (failures["check"] != "column_in_dataframe")]
     lines.extend(
@@ -125,6 +130,8 @@ def load_dataset(path: Path | str, schema: DataSchema, *, labelled: bool | None 
     Args:
         labelled: True = target required (training); False = features only (prediction);
             None = use the target when the file has it (monitoring, external evaluation).
+
+    Categories outside the schema are refused in every case (the rule the API applies too).
     """
     frame = read_csv(path)
     has_target = schema.target in frame.columns
@@ -134,7 +141,6 @@ def load_dataset(path: Path | str, schema: DataSchema, *, labelled: bool | None 
         schema,
         source=str(path),
         require_target=require_target,
-        known_categories=bool(labelled),
     )
     y = frame[schema.target].astype(str) if require_target else None
     ids = frame[schema.id_column] if schema.id_column in frame.columns else None

@@ -18,7 +18,10 @@ from obesity_risk.data import load_dataset
 from obesity_risk.errors import ModelNotFoundError
 from obesity_risk.models.registry import LoadedModel
 from obesity_risk.monitoring.store import PredictionStore
-from tests.conftest import UCI_CSV, isolated_paths
+from tests.conftest import UCI_CSV, isolated_paths, make_loaded
+
+TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
@@ -26,13 +29,17 @@ def api_settings(tmp_path: Path) -> Settings:
     return load_settings(
         paths=isolated_paths(tmp_path),
         logging={"file": False},
-        serving={"prediction_store": f"sqlite:///{tmp_path}/predictions.db", "max_batch": 3000},
+        serving={
+            "prediction_store": f"sqlite:///{tmp_path}/predictions.db",
+            "max_batch": 3000,
+            "admin_token": TOKEN,
+        },
     )
 
 
 @pytest.fixture
 def loaded(small_pipeline) -> LoadedModel:
-    return LoadedModel(small_pipeline, "test://small", "7", {"family": "lgbm", "cv_accuracy": 0.9})
+    return make_loaded(small_pipeline, "7", cv_accuracy=0.9)
 
 
 @pytest.fixture
@@ -238,9 +245,9 @@ def test_health_ready_version_model(client: TestClient) -> None:
     version = client.get("/version").json()
     assert version["model_version"] == "7" and version["package_version"]
     info = client.get("/model").json()
-    assert info["family"] == "lgbm" and info["version"] == "7"
-    assert info["metrics"] == {"cv_accuracy": 0.9}
-    assert len(info["classes"]) == 7
+    assert info["card"]["family"] == "lgbm" and info["card"]["version"] == "7"
+    assert info["card"]["metrics"]["cv_accuracy"] == 0.9
+    assert len(info["card"]["classes"]) == 7 and info["source"] == "test://small"
 
 
 def test_not_ready_without_a_model(api_settings: Settings, uci) -> None:
@@ -251,7 +258,7 @@ def test_not_ready_without_a_model(api_settings: Settings, uci) -> None:
         assert test_client.get("/health").status_code == 200
         ready = test_client.get("/ready")
         assert ready.status_code == 503
-        assert ready.json()["reason"] == "no exported champion in /nowhere"
+        assert ready.json()["reason"] == "model not loaded: no exported champion in /nowhere"
         response = test_client.post("/predict", json=record(uci))
         assert response.status_code == 503
         assert response.json()["detail"] == "model not loaded: no exported champion in /nowhere"
@@ -262,7 +269,7 @@ def test_not_ready_without_a_model(api_settings: Settings, uci) -> None:
 def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(
     api_settings, loaded, small_pipeline
 ) -> None:
-    versions = iter([loaded, LoadedModel(small_pipeline, "test://next", "8", {})])
+    versions = iter([loaded, make_loaded(small_pipeline, "8", "test://next")])
     fail = {"now": False}
 
     def loader() -> LoadedModel:
@@ -271,7 +278,7 @@ def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(
         return next(versions)
 
     with TestClient(create_app(api_settings, loader=loader)) as test_client:
-        response = test_client.post("/model/reload")
+        response = test_client.post("/model/reload", headers=AUTH)
         assert response.status_code == 200
         assert response.json() == {
             "reloaded": True,
@@ -280,7 +287,7 @@ def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(
             "source": "test://next",
         }
         fail["now"] = True
-        response = test_client.post("/model/reload")
+        response = test_client.post("/model/reload", headers=AUTH)
         assert response.status_code == 503
         assert (
             response.json()["detail"]
@@ -338,7 +345,7 @@ def test_pipeline_fallback_path_gives_the_same_answers(api_settings, small_pipel
     from sklearn.pipeline import Pipeline
 
     renamed = Pipeline([(f"x{name}", step) for name, step in small_pipeline.steps])
-    loaded = LoadedModel(renamed, "test://renamed", "1", {})
+    loaded = make_loaded(renamed, "1", "test://renamed")
     with TestClient(create_app(api_settings, loader=lambda: loaded)) as test_client:
         body = test_client.post(
             "/predict/batch", json={"records": [record(uci, i) for i in range(50)]}

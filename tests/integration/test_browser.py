@@ -16,8 +16,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
-from obesity_risk.models.registry import LoadedModel
-from tests.conftest import free_port, isolated_paths, wait_http_ok
+from tests.conftest import free_port, isolated_paths, make_loaded, wait_http_ok
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
         logging={"file": False},
         serving={"prediction_store": f"sqlite:///{tmp}/predictions.db"},
     )
-    loaded = LoadedModel(small_pipeline, "test://small", "5", {})
+    loaded = make_loaded(small_pipeline, "5")
     port = free_port()
     config = uvicorn.Config(
         create_app(api_settings, loader=lambda: loaded), port=port, log_level="warning"

@@ -25,7 +25,7 @@ from obesity_risk.models.train import reference_frame
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.rules import act, evaluate, lookup, post_webhook
 from obesity_risk.monitoring.service import Window, run_reports
-from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths
+from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths, make_card
 from tests.integration.test_cli import cli, tmp_env
 
 pytestmark = pytest.mark.slow
@@ -205,9 +205,7 @@ def champion_home(tmp_path: Path, small_pipeline):
     reference = reference_frame(
         small_pipeline, train.X.head(4000), train.y.head(4000), settings.data.target
     )
-    export_local(
-        settings, small_pipeline, train.X, {"version": "9", "val_accuracy": 0.99}, reference
-    )
+    export_local(settings, small_pipeline, train.X, make_card("9", val_accuracy=0.99), reference)
     return tmp_path, settings
 
 

@@ -21,7 +21,7 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.models.registry import export_local
 from obesity_risk.monitoring.store import PredictionStore
-from tests.conftest import UCI_CSV, free_port, isolated_paths, wait_http_ok
+from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def start_server(tmp_path: Path, small_pipeline, store_url: str, workers: int = 
     """Start the real server process; yield (process, base url, store url, records, ready s)."""
     settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
-    export_local(settings, small_pipeline, uci.X, {"version": "3", "family": "lgbm"})
+    export_local(settings, small_pipeline, uci.X, make_card("3"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
     env.update(
@@ -155,7 +155,7 @@ def test_sighup_moves_every_worker_to_the_new_champion(tmp_path: Path, small_pip
         process, base, _, records, _ = server
         assert wait_for(lambda: live_model_versions(base) == ["3", "3"]), live_model_versions(base)
         settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
-        export_local(settings, small_pipeline, pd.DataFrame(records), {"version": "4"})
+        export_local(settings, small_pipeline, pd.DataFrame(records), make_card("4"))
         os.kill(process.pid, signal.SIGHUP)
         assert wait_for(lambda: live_model_versions(base) == ["4", "4"]), live_model_versions(base)
         response = httpx.post(f"{base}/predict", json=records[0], timeout=10)

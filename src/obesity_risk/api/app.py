@@ -18,8 +18,11 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from loguru import logger
 
 from obesity_risk import __version__
+from obesity_risk.api.deps import BYTES_PER_RECORD
+from obesity_risk.api.guard import RequestGuard
 from obesity_risk.api.model import ModelHolder
 from obesity_risk.api.routes import model as model_routes
 from obesity_risk.api.routes import monitoring as monitoring_routes
@@ -28,8 +31,9 @@ from obesity_risk.api.routes import ui as ui_routes
 from obesity_risk.api.schemas import record_model
 from obesity_risk.api.telemetry import MetricsMiddleware, Telemetry
 from obesity_risk.config import Settings, load_settings
+from obesity_risk.errors import StoreError
 from obesity_risk.logs import configure_logging
-from obesity_risk.models.registry import LoadedModel
+from obesity_risk.models.registry import LoadedModel, bound_mlflow_retries
 from obesity_risk.monitoring.store import PredictionStore
 
 
@@ -52,6 +56,52 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     )
 
 
+def _lifespan(settings: Settings, holder: ModelHolder, telemetry: Telemetry) -> Any:
+    """Load the model (retrying in the background while it fails), open the prediction log
+    and the report pool; close them on shutdown. Nothing here can stop the server."""
+
+    async def keep_loading() -> None:
+        """While no model is loaded, retry every ``serving.load_retry_s`` (faults clear)."""
+        while holder.current is None:
+            await anyio.sleep(settings.serving.load_retry_s)
+            if await anyio.to_thread.run_sync(holder.load):
+                telemetry.set_model(holder.current.version, holder.source)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if await anyio.to_thread.run_sync(holder.load):
+            telemetry.set_model(holder.current.version, holder.source)
+        store = None
+        if settings.serving.log_predictions:
+            try:
+                store = PredictionStore(settings.prediction_store_url, settings.serving.store)
+                wait = settings.serving.store.connect_timeout_s + 1
+                await anyio.to_thread.run_sync(store.wait_connected, wait)
+            except StoreError as exc:  # a malformed URL: not ready, says why, never crashes
+                logger.error("{}", exc)
+        app.state.store = store
+        app.state.report_pool = ProcessPoolExecutor(
+            max_workers=settings.monitoring.max_concurrent_builds,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=monitoring_routes.lower_priority,
+        )
+        async with anyio.create_task_group() as tasks:
+            if holder.current is None:
+                tasks.start_soon(keep_loading)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                app.state.report_pool.shutdown(wait=False, cancel_futures=True)
+                telemetry.worker_stopped()
+                if store is not None:
+                    await anyio.to_thread.run_sync(store.close)
+                if getattr(app.state, "jobs", None) is not None:
+                    app.state.jobs.close()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings | None = None, loader: Callable[[], LoadedModel] | None = None
 ) -> FastAPI:
@@ -63,47 +113,31 @@ def create_app(
     if settings is None:
         settings = load_settings()
         configure_logging(settings)
+        bound_mlflow_retries(settings)
     telemetry = Telemetry()
     holder = ModelHolder(settings, loader)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(holder.load)
-        if holder.current is not None:
-            telemetry.set_model(holder.current.version, holder.current.loaded.source)
-        store = None
-        if settings.serving.log_predictions:
-            store = await anyio.to_thread.run_sync(PredictionStore, settings.prediction_store_url)
-        app.state.store = store
-        app.state.report_pool = ProcessPoolExecutor(
-            max_workers=settings.monitoring.max_concurrent_builds,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=monitoring_routes.lower_priority,
-        )
-        try:
-            yield
-        finally:
-            app.state.report_pool.shutdown(wait=False, cancel_futures=True)
-            telemetry.worker_stopped()
-            if store is not None:
-                await anyio.to_thread.run_sync(store.close)
 
     app = FastAPI(
         title="obesity-risk",
         version=__version__,
         description="Obesity-level predictions from the registered champion pipeline.",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, holder, telemetry),
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.state.settings = settings
     app.state.holder = holder
     app.state.telemetry = telemetry
     app.state.store = None
-    app.state.report_jobs = {}
+    app.state.jobs = None
     record = record_model(settings.data)
     app.include_router(predict_routes.build_router(record, settings.serving.max_batch))
     app.include_router(model_routes.router)
     app.include_router(monitoring_routes.router)
     app.include_router(ui_routes.build_router(settings.data, settings.data.example))
+    app.add_middleware(
+        RequestGuard,
+        default_limit=settings.serving.max_body_bytes,
+        limits={"/predict/batch": settings.serving.max_batch * BYTES_PER_RECORD},
+    )
     app.add_middleware(MetricsMiddleware, telemetry=telemetry)
     return app

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from obesity_risk.api.model import ModelHolder, ServedModel
+from obesity_risk.api.model import ModelHolder
 from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
+from obesity_risk.inference import Predictor
 from obesity_risk.monitoring.store import PredictionStore
 
 
@@ -22,7 +25,7 @@ def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder
 
 
-def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ServedModel:
+def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> Predictor:
     """The current model, or 503 with the reason there is none."""
     model = holder.current
     if model is None:
@@ -36,27 +39,34 @@ BYTES_PER_RECORD = 4096  # a JSON record of the schema is ~400 bytes; generous h
 
 
 async def get_raw_body(request: Request) -> bytes:
-    """The request body as received (for routes that validate it from JSON themselves).
+    """The request body as received (size and content type already checked by the guard)."""
+    return await request.body()
 
-    Bounded by ``serving.max_batch`` records: a larger body is refused (413) before it is
-    read whole, declared (Content-Length) or streamed (chunked).
+
+_bearer = HTTPBearer(auto_error=False, description="serving.admin_token")
+
+
+def require_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Control routes: a bearer token equal to ``serving.admin_token`` (constant-time check).
+
+    Unset token: 403 (the routes are disabled). Missing or wrong token: 401.
     """
-    max_batch = get_settings(request).serving.max_batch
-    limit = max_batch * BYTES_PER_RECORD
-    too_large = HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE,
-        f"request body over {limit} bytes (the maximum batch is {max_batch} records)",
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    token = get_settings(request).serving.admin_token
+    if token is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "control routes are disabled: set OBESITY_RISK__SERVING__ADMIN_TOKEN to enable them",
+        )
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a valid bearer token is required (Authorization: Bearer <admin token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 def get_store(request: Request) -> PredictionStore | None:
@@ -71,7 +81,8 @@ def get_telemetry(request: Request) -> Telemetry:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
-ModelDep = Annotated[ServedModel, Depends(get_model)]
+ModelDep = Annotated[Predictor, Depends(get_model)]
+AdminDep = Depends(require_admin)
 RawBodyDep = Annotated[bytes, Depends(get_raw_body)]
 StoreDep = Annotated[PredictionStore | None, Depends(get_store)]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]

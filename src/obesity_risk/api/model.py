@@ -1,56 +1,15 @@
-"""The model being served, loaded once, swapped atomically on reload."""
+"""The model being served: loaded once, swapped atomically on reload, retried while missing."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
 
-import numpy as np
-import pandas as pd
 from loguru import logger
 
 from obesity_risk.config import Settings
-from obesity_risk.errors import ObesityRiskError
-from obesity_risk.models.fastpath import CompiledPipeline, UnsupportedPipelineError
+from obesity_risk.inference import Predictor
 from obesity_risk.models.registry import LoadedModel, load_champion, load_exported
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    """A loaded pipeline plus its compiled fast path and descriptive metadata."""
-
-    loaded: LoadedModel
-    compiled: CompiledPipeline | None
-    classes: list[str]
-    loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-
-    @property
-    def version(self) -> str | None:
-        """Registry version (None for an unversioned export)."""
-        return self.loaded.version
-
-    def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Probabilities for ``records`` (compiled path when available)."""
-        if self.compiled is not None:
-            return self.compiled.predict_proba(records)
-        return self.loaded.pipeline.predict_proba(pd.DataFrame.from_records(records))
-
-    def unknown_counts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-        """Unseen-category counts per column (empty without the compiled path)."""
-        return self.compiled.unknown_counts(records) if self.compiled is not None else {}
-
-
-def serve_model(loaded: LoadedModel, n_threads: int) -> ServedModel:
-    """Wrap a loaded pipeline for serving; compile it when every step is supported."""
-    try:
-        compiled: CompiledPipeline | None = CompiledPipeline(loaded.pipeline, n_threads)
-    except (UnsupportedPipelineError, AttributeError) as exc:
-        logger.warning("serving through the sklearn pipeline (no compiled path: {})", exc)
-        compiled = None
-    return ServedModel(loaded, compiled, [str(c) for c in loaded.pipeline.classes_])
 
 
 def default_loader(settings: Settings) -> Callable[[], LoadedModel]:
@@ -60,40 +19,67 @@ def default_loader(settings: Settings) -> Callable[[], LoadedModel]:
     return lambda: load_champion(settings)
 
 
+def describe(exc: BaseException) -> str:
+    """One line for ``/ready`` and the log: the package's own message, or type and text."""
+    from obesity_risk.errors import ObesityRiskError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text if isinstance(exc, ObesityRiskError) else f"{type(exc).__name__}: {text}"
+
+
 class ModelHolder:
-    """Holds the current model. Readers take a reference; reload swaps it in one assignment,
-    so in-flight requests finish on the model they started with."""
+    """Holds the current :class:`Predictor`. Readers take a reference; reload swaps it in one
+    assignment, so in-flight requests finish on the model they started with.
+
+    A failed load never raises out of :meth:`load`: the service stays up, not ready, with the
+    reason, and the app retries every ``serving.load_retry_s`` until a load succeeds.
+    """
 
     def __init__(self, settings: Settings, loader: Callable[[], LoadedModel] | None = None) -> None:
         self.settings = settings
         self.loader = loader or default_loader(settings)
-        self.current: ServedModel | None = None
+        self.current: Predictor | None = None
         self.reason: str | None = "not loaded yet"
+        self.load_failures = 0
         self._reload_lock = threading.Lock()
 
-    def _load(self) -> ServedModel:
-        return serve_model(self.loader(), self.settings.serving.model_threads)
+    def _load(self) -> Predictor:
+        return Predictor(self.loader(), self.settings.data, self.settings.serving.model_threads)
 
-    def load(self) -> None:
-        """Initial load: a failure leaves the service running, not ready, with the reason."""
+    def load(self) -> bool:
+        """Load if nothing is loaded; a failure leaves the service not ready with the reason."""
+        if self.current is not None:
+            return True
         try:
-            self.current = self._load()
-            self.reason = None
-            logger.info(
-                "serving model version {} from {}", self.current.version, self.current.loaded.source
-            )
-        except (ObesityRiskError, OSError, ValueError) as exc:
-            self.reason = str(exc)
-            logger.error("no model loaded: {}", exc)
+            with self._reload_lock:
+                self.current = self._load()
+                self.reason = None
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # anything a broken registry, artifact store or pickle raises: degrade, never crash
+            self.reason = describe(exc)
+            self.load_failures += 1
+            logger.error("no model loaded: {}", self.reason)
+            return False
+        logger.info("serving model version {} from {}", self.current.version, self.source)
+        return True
 
-    def reload(self) -> tuple[ServedModel | None, ServedModel]:
+    @property
+    def source(self) -> str | None:
+        """Where the current model came from."""
+        return self.current.model.source if self.current is not None else None
+
+    def reload(self) -> tuple[Predictor | None, Predictor]:
         """Load the current champion and swap it in; (old, new).
 
         Raises:
-            ObesityRiskError/OSError/ValueError: the load failed; the old model stays.
+            Exception: whatever the load raised; the old model stays in service.
         """
         with self._reload_lock:
-            new = self._load()
+            try:
+                new = self._load()
+            except Exception:
+                self.load_failures += 1
+                raise
             old, self.current, self.reason = self.current, new, None
         logger.info("reloaded: version {} -> {}", old.version if old else None, new.version)
         return old, new

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -250,6 +251,12 @@ class TrackingConfig(_Strict):
     log_trials: bool = True
     request_timeout_s: int = Field(10, ge=1)
     request_max_retries: int = Field(2, ge=0)
+    signing_key: SecretStr | None = None  # HMAC key: training signs model cards, loading checks
+
+    @field_validator("signing_key")
+    @classmethod
+    def _no_placeholder_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return _no_placeholder(value, "tracking.signing_key")
 
 
 class LoggingConfig(_Strict):
@@ -283,7 +290,34 @@ class MonitoringConfig(_Strict):
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_retries: int = Field(3, ge=1)
     retrain_budget: str = "default"
-    max_concurrent_builds: int = Field(1, ge=1)
+    max_concurrent_builds: int = Field(1, ge=1)  # across all API workers (jobs live in the DB)
+    max_queued_builds: int = Field(4, ge=1)
+    job_timeout_s: float = Field(1800, gt=0)  # a build running longer is reported failed
+    keep_reports: int = Field(50, ge=1)  # report files kept per kind (older ones pruned)
+    keep_jobs: int = Field(200, ge=1)  # finished report jobs kept in the database
+
+
+_PLACEHOLDERS = ("change-me", "changeme", "password", "secret", "admin")
+
+
+def _no_placeholder(value: SecretStr | None, key: str) -> SecretStr | None:
+    """Empty means unset; a placeholder value is refused."""
+    if value is None or not value.get_secret_value():
+        return None
+    if value.get_secret_value().lower().startswith(_PLACEHOLDERS):
+        raise ValueError(f"{key} is a placeholder value: set a real secret")
+    return value
+
+
+class StoreConfig(_Strict):
+    """Prediction log behaviour: durability, back-pressure, timeouts."""
+
+    synchronous: Literal["normal", "full"] = "normal"  # SQLite: full = fsync on every commit
+    queue_max: int = Field(2000, ge=1)  # requests waiting for a commit; more -> 503 Retry-After
+    commit_timeout_s: float = Field(10.0, gt=0)  # a request waits this long for its commit
+    connect_timeout_s: int = Field(5, ge=1)
+    statement_timeout_s: int = Field(10, ge=1)
+    retry_after_s: int = Field(2, ge=1)
 
 
 class ServingConfig(_Strict):
@@ -298,6 +332,19 @@ class ServingConfig(_Strict):
     model_threads: int = Field(2, ge=1)
     prediction_store: str | None = None
     log_predictions: bool = True
+    store: StoreConfig = StoreConfig()
+    admin_token: SecretStr | None = None  # bearer token of the control routes (unset: 403)
+    metrics_auth: bool = False  # GET /metrics also needs the token
+    max_body_bytes: int = Field(65536, ge=1024)  # every route but /predict/batch
+    load_retry_s: float = Field(10.0, gt=0)  # retry loading the model while not ready
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        value = _no_placeholder(value, "serving.admin_token")
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("serving.admin_token must be at least 16 characters")
+        return value
 
 
 class DatastoreConfig(_Strict):

@@ -10,10 +10,11 @@ pipeline's; ``tests/model/test_fastpath.py`` checks equality on the whole UCI fi
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
@@ -115,12 +116,20 @@ class CompiledPipeline:
 
     def transform(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """The ColumnTransformer's output for ``records``, as float64."""
-        n = len(records)
+        return self._transform(
+            len(records), lambda name: np.array([r[name] for r in records], dtype=object)
+        )
+
+    def transform_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """The ColumnTransformer's output for a validated frame (its columns as arrays)."""
+        return self._transform(len(frame), lambda name: frame[name].to_numpy())
+
+    def _transform(self, n: int, read: Callable[[str], np.ndarray]) -> np.ndarray:
         columns: dict[str, np.ndarray] = {}
 
         def column(name: str) -> np.ndarray:
             if name not in columns:
-                columns[name] = np.array([r[name] for r in records], dtype=object)
+                columns[name] = read(name)
             return columns[name]
 
         for spec in self.engineered:
@@ -153,6 +162,9 @@ class CompiledPipeline:
 
     def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Class probabilities, columns in ``classes`` order."""
-        matrix = self.transform(records)
-        model = self.single if len(records) < SMALL_BATCH else self.multi
+        return self.predict_matrix(self.transform(records))
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Class probabilities of prepared rows (one-thread estimator copy for small batches)."""
+        model = self.single if len(matrix) < SMALL_BATCH else self.multi
         return model.predict_proba(matrix)

@@ -1,11 +1,21 @@
-"""MLflow tracking set-up, model logging, registration, alias promotion and local export."""
+"""MLflow registry client, model logging, alias promotion, verified loading and local export.
+
+:class:`Registry` carries the tracking URI explicitly: nothing here sets MLflow's process-global
+URI. The only fluent-API user, training, runs inside :func:`tracking_scope`, which sets the URI
+for the run and restores the previous state afterwards.
+
+Loading a model unpickles it, which executes code: every load first checks the file against the
+SHA-256 in the model's card (and the card's HMAC signature when a signing key is configured),
+see :mod:`obesity_risk.models.card`.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,9 +31,18 @@ from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 
 from obesity_risk.config import Settings
-from obesity_risk.errors import ModelNotFoundError, TrackingError
+from obesity_risk.errors import ModelNotFoundError, ObesityRiskError, TrackingError
+from obesity_risk.models.card import (
+    CARD_FILE,
+    CARD_TAG,
+    IntegrityError,
+    ModelCard,
+    artifact_digests,
+    verify_artifacts,
+)
 
 EXPORT_NAME = "champion"
+REFERENCE_FILE = "reference.parquet"
 _RUNTIME_PACKAGES = (
     "scikit-learn",
     "pandas",
@@ -35,57 +54,27 @@ _RUNTIME_PACKAGES = (
 )
 
 
+class ArtifactStoreError(ObesityRiskError):
+    """The registry answered but the model's files could not be fetched."""
+
+
+class ModelLoadError(ObesityRiskError):
+    """The model's files were verified but could not be deserialized (missing module...)."""
+
+
 @dataclass(frozen=True)
 class LoadedModel:
-    """A fitted pipeline and where it came from."""
+    """A fitted pipeline, its card, and where it came from."""
 
     pipeline: Any
     source: str
-    version: str | None
-    metadata: dict[str, Any]
+    card: ModelCard
+    loaded_from: str | None = None
 
-
-def setup_tracking(settings: Settings) -> str:
-    """Point MLflow at the configured store, create the experiment; return its id.
-
-    Raises:
-        TrackingError: the store cannot be reached (the message names the URI).
-    """
-    uri = settings.tracking_uri
-    fail_fast(settings)
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        experiment = mlflow.get_experiment_by_name(settings.tracking.experiment)
-        if experiment is None:
-            experiment_id = mlflow.create_experiment(
-                settings.tracking.experiment, artifact_location=settings.artifact_location
-            )
-        else:
-            experiment_id = experiment.experiment_id
-        mlflow.set_experiment(experiment_id=experiment_id)  # nested runs land here too
-        return experiment_id
-    except (MlflowException, OSError) as exc:
-        raise TrackingError(
-            f"tracking store {redact(uri)} is unusable: {_first_line(exc)}"
-        ) from exc
-
-
-def fail_fast(settings: Settings) -> None:
-    """Bound MLflow's HTTP retries (its defaults retry a dead server for minutes).
-
-    MLflow reads these at call time; values the user exported are kept.
-    """
-    cfg = settings.tracking
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(cfg.request_max_retries))
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(cfg.request_timeout_s))
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    @property
+    def version(self) -> str | None:
+        """Registry version (None for an unversioned export)."""
+        return self.card.version
 
 
 def redact(uri: str) -> str:
@@ -94,6 +83,178 @@ def redact(uri: str) -> str:
     if parsed.password:
         return uri.replace(f":{parsed.password}@", ":***@")
     return uri
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def bound_mlflow_retries(settings: Settings) -> None:
+    """For entry points only (CLI, the server factory): bound MLflow's HTTP retries, which it
+    reads from the environment at call time (its defaults retry a dead server for minutes).
+    Values the user exported are kept."""
+    cfg = settings.tracking
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(cfg.request_max_retries))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(cfg.request_timeout_s))
+
+
+def signing_key(settings: Settings) -> str | None:
+    """The configured card signing key (None: integrity hashes only)."""
+    key = settings.tracking.signing_key
+    return key.get_secret_value() if key is not None else None
+
+
+def deserialize(model_dir: Path, card: ModelCard, settings: Settings) -> Any:
+    """Verify ``model_dir`` against ``card``, then unpickle it.
+
+    Raises:
+        IntegrityError: hashes or signature do not match (nothing was unpickled).
+        ModelLoadError: the verified file cannot be loaded (a missing module, say).
+    """
+    verify_artifacts(model_dir, card, signing_key(settings))
+    try:
+        return mlflow.sklearn.load_model(str(model_dir))
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # unpickling can raise anything (ImportError, AttributeError, EOFError, ...)
+        raise ModelLoadError(
+            f"{model_dir}: cannot load the model: {type(exc).__name__}: {_first_line(exc)}"
+        ) from exc
+
+
+class Registry:
+    """The MLflow registry of one configuration (explicit URI, bounded retries)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.uri = settings.tracking_uri
+        self.name = settings.tracking.registered_model
+        self.client = mlflow.MlflowClient(self.uri, self.uri)
+
+    def _error(self, exc: BaseException) -> TrackingError:
+        return TrackingError(f"registry {redact(self.uri)}: {_first_line(exc)}")
+
+    def version_for(self, alias: str) -> Any:
+        """The model version behind ``alias``.
+
+        Raises:
+            ModelNotFoundError: no such alias; TrackingError: the registry cannot be used.
+        """
+        try:
+            return self.client.get_model_version_by_alias(self.name, alias)
+        except MlflowException as exc:
+            if exc.error_code in {
+                "RESOURCE_DOES_NOT_EXIST",
+                "INVALID_PARAMETER_VALUE",
+                "NOT_FOUND",
+            }:
+                raise ModelNotFoundError(
+                    f"no model {self.name}@{alias} in {redact(self.uri)}"
+                ) from exc
+            raise self._error(exc) from exc
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # requests/SQLAlchemy/OS errors of an unreachable store
+            raise self._error(exc) from exc
+
+    def card_for(self, model_version: Any) -> ModelCard:
+        """The card registered with ``model_version`` (its ``card`` tag)."""
+        source = f"{self.name} v{model_version.version}"
+        text = (model_version.tags or {}).get(CARD_TAG)
+        if not text:
+            raise IntegrityError(f"{source}: no model card registered (train it again)")
+        card = ModelCard.parse(text, source)
+        if card.version != str(model_version.version) or card.run_id != model_version.run_id:
+            raise IntegrityError(f"{source}: the card belongs to another model version")
+        return card
+
+    def load(self, alias: str | None = None) -> LoadedModel:
+        """Load the verified pipeline registered under ``alias`` (default: champion).
+
+        The local export is used instead of a download when it holds this very version.
+        """
+        alias = alias or self.settings.tracking.champion_alias
+        model_version = self.version_for(alias)
+        card = self.card_for(model_version)
+        source = f"models:/{self.name}@{alias}"
+        export = self.settings.models_dir / EXPORT_NAME
+        with contextlib.suppress(IntegrityError):
+            if ModelCard.read(export).artifacts == card.artifacts:
+                pipeline = deserialize(export, card, self.settings)
+                return LoadedModel(pipeline, source, card, loaded_from=str(export))
+        uri = f"models:/{self.name}/{model_version.version}"
+        with tempfile.TemporaryDirectory(prefix="obesity-risk-model-") as tmp:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri, dst_path=tmp, tracking_uri=self.uri
+                )
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # botocore, requests, OS errors: the artifact store is down or the files gone
+                raise ArtifactStoreError(
+                    f"artifact store for {uri}: {type(exc).__name__}: {_first_line(exc)}"
+                ) from exc
+            pipeline = deserialize(Path(local), card, self.settings)
+        return LoadedModel(pipeline, source, card, loaded_from=uri)
+
+    def register(self, model_uri: str, card: ModelCard) -> str:
+        """Register ``model_uri`` with its card: the pickle's hash (read back from the artifact
+        store), the new version and run, signed when a key is configured; return the version."""
+        with tempfile.TemporaryDirectory(prefix="obesity-risk-register-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=model_uri, dst_path=tmp, tracking_uri=self.uri
+            )
+            artifacts = artifact_digests(Path(local))
+        model_version = mlflow.register_model(model_uri, self.name)
+        number = str(model_version.version)
+        final = card.model_copy(
+            update={"version": number, "run_id": model_version.run_id, "artifacts": artifacts}
+        ).signed(signing_key(self.settings))
+        self.client.set_model_version_tag(self.name, number, CARD_TAG, final.to_json())
+        return number
+
+    def set_alias(self, alias: str, model_version: str) -> None:
+        """Point ``alias`` at ``model_version``."""
+        self.client.set_registered_model_alias(self.name, alias, model_version)
+
+
+@contextlib.contextmanager
+def tracking_scope(settings: Settings) -> Iterator[str]:
+    """MLflow's fluent API (``start_run``...) on the configured store for the ``with`` block;
+    the previous global URI and ``MLFLOW_TRACKING_URI`` are restored afterwards.
+
+    Raises:
+        TrackingError: the store cannot be reached (the message names the URI).
+    """
+    uri = settings.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    utils = mlflow.tracking._tracking_service.utils  # pylint: disable=protected-access
+    previous, previous_env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")  # pylint: disable=protected-access
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri(previous)
+        if previous_env is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_env
+
+
+def experiment_id(settings: Settings) -> str:
+    """Create (or find) the configured experiment in the active tracking scope."""
+    try:
+        experiment = mlflow.get_experiment_by_name(settings.tracking.experiment)
+        if experiment is None:
+            return mlflow.create_experiment(
+                settings.tracking.experiment,
+                artifact_location=settings.artifact_location,
+                tags={"mlflow.experimentKind": "custom_model_development"},
+            )
+        return experiment.experiment_id
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        raise TrackingError(
+            f"tracking store {redact(settings.tracking_uri)} is unusable: {_first_line(exc)}"
+        ) from exc
 
 
 def pip_requirements() -> list[str]:
@@ -121,96 +282,20 @@ def log_pipeline(pipeline: Any, X_example: pd.DataFrame, *, name: str = "model")
     )
 
 
-def register(settings: Settings, model_uri: str, tags: dict[str, str] | None = None) -> str:
-    """Register ``model_uri`` under the configured name; return the new version."""
-    model_version = mlflow.register_model(model_uri, settings.tracking.registered_model, tags=tags)
-    return str(model_version.version)
-
-
 def champion_uri(settings: Settings) -> str:
     """``models:/<name>@<champion alias>``."""
     return f"models:/{settings.tracking.registered_model}@{settings.tracking.champion_alias}"
-
-
-def load_registered(settings: Settings, alias: str | None = None) -> LoadedModel:
-    """Load the pipeline registered under ``alias`` (default: champion).
-
-    Raises:
-        ModelNotFoundError: no such alias; TrackingError: the store cannot be used.
-    """
-    alias = alias or settings.tracking.champion_alias
-    name = settings.tracking.registered_model
-    fail_fast(settings)
-    client = mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
-    try:
-        model_version = client.get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
-        if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}:
-            raise ModelNotFoundError(
-                f"no model {name}@{alias} in {redact(settings.tracking_uri)}"
-            ) from exc
-        raise TrackingError(
-            f"registry {redact(settings.tracking_uri)}: {_first_line(exc)}"
-        ) from exc
-    except OSError as exc:
-        raise TrackingError(
-            f"registry {redact(settings.tracking_uri)}: {_first_line(exc)}"
-        ) from exc
-    # the export in models/ is this very model when it comes from the same run: load it there
-    # instead of downloading the artifacts again (a copy locally, a transfer from S3)
-    export = settings.models_dir / EXPORT_NAME
-    same_run = _export_run_id(export) == model_version.run_id
-    loaded_from = str(export) if same_run else f"models:/{name}/{model_version.version}"
-    return LoadedModel(
-        pipeline=mlflow.sklearn.load_model(loaded_from),
-        source=f"models:/{name}@{alias}",
-        version=str(model_version.version),
-        metadata={
-            "run_id": model_version.run_id,
-            "alias": alias,
-            "loaded_from": loaded_from,
-            **{k: _parse_tag(v) for k, v in (model_version.tags or {}).items()},
-        },
-    )
-
-
-def _export_run_id(export: Path) -> str | None:
-    """The run id recorded with the local export (None without a readable one)."""
-    try:
-        metadata = json.loads((export / "metadata.json").read_text())
-    except (OSError, ValueError):
-        return None
-    run_id = metadata.get("run_id") if isinstance(metadata, dict) else None
-    return str(run_id) if run_id and (export / "MLmodel").is_file() else None
-
-
-def _parse_tag(value: str) -> Any:
-    """Registry tags are strings: give back numbers and JSON where they were."""
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
-def set_alias(settings: Settings, alias: str, model_version: str) -> None:
-    """Point ``alias`` at ``model_version``."""
-    mlflow.MlflowClient().set_registered_model_alias(
-        settings.tracking.registered_model, alias, model_version
-    )
-
-
-REFERENCE_FILE = "reference.parquet"
 
 
 def export_local(
     settings: Settings,
     pipeline: Any,
     X_example: pd.DataFrame,
-    metadata: dict,
+    card: ModelCard,
     reference: pd.DataFrame | None = None,
 ) -> Path:
-    """Save the champion under ``models/champion`` atomically: MLflow model, metadata.json and
-    the monitoring reference (training rows + the champion's predictions)."""
+    """Save the champion under ``models/champion`` atomically: MLflow model, its (signed) card
+    with the pickle's hash, and the monitoring reference (training rows + predictions)."""
     target = settings.models_dir / EXPORT_NAME
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".champion-", dir=settings.models_dir))
@@ -224,7 +309,9 @@ def export_local(
         serialization_format="cloudpickle",
         pip_requirements=pip_requirements(),
     )
-    (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+    final = card.model_copy(update={"artifacts": artifact_digests(model_dir)})
+    final = final.signed(signing_key(settings))
+    (model_dir / CARD_FILE).write_text(final.model_dump_json(indent=2))
     if reference is not None:
         reference.to_parquet(model_dir / REFERENCE_FILE, index=False)
     old = None
@@ -239,18 +326,12 @@ def export_local(
 
 
 def load_exported(settings: Settings) -> LoadedModel:
-    """Load ``models/champion`` (no tracking server needed)."""
+    """Load the verified ``models/champion`` (no tracking server needed)."""
     target = settings.models_dir / EXPORT_NAME
     if not (target / "MLmodel").is_file():
         raise ModelNotFoundError(f"no exported champion in {target} (run `obesity-risk train`)")
-    metadata_file = target / "metadata.json"
-    metadata = json.loads(metadata_file.read_text()) if metadata_file.is_file() else {}
-    return LoadedModel(
-        pipeline=mlflow.sklearn.load_model(str(target)),
-        source=str(target),
-        version=str(metadata.get("version")) if metadata.get("version") is not None else None,
-        metadata=metadata,
-    )
+    card = ModelCard.read(target)
+    return LoadedModel(deserialize(target, card, settings), str(target), card, str(target))
 
 
 def load_reference(settings: Settings, model: LoadedModel) -> pd.DataFrame:
@@ -259,30 +340,44 @@ def load_reference(settings: Settings, model: LoadedModel) -> pd.DataFrame:
     Raises:
         ModelNotFoundError: the model has no stored reference.
     """
-    local = Path(model.source) / REFERENCE_FILE
-    if local.is_file():
-        return pd.read_parquet(local)
-    run_id = model.metadata.get("run_id")
-    if not run_id:
+    if model.loaded_from and (Path(model.loaded_from) / REFERENCE_FILE).is_file():
+        return pd.read_parquet(Path(model.loaded_from) / REFERENCE_FILE)
+    if not model.card.run_id:
         raise ModelNotFoundError(f"model {model.source} has no monitoring reference")
     try:
         path = mlflow.artifacts.download_artifacts(
-            run_id=run_id,
+            run_id=model.card.run_id,
             artifact_path=f"reference/{REFERENCE_FILE}",
             tracking_uri=settings.tracking_uri,
         )
-    except (MlflowException, OSError) as exc:
+    except Exception as exc:  # pylint: disable=broad-exception-caught
         raise ModelNotFoundError(
             f"model {model.source} has no monitoring reference: {_first_line(exc)}"
         ) from exc
     return pd.read_parquet(path)
 
 
+LOAD_FAILURES = (
+    TrackingError,
+    ModelNotFoundError,
+    ArtifactStoreError,
+    IntegrityError,
+    ModelLoadError,
+)
+
+
 def load_champion(settings: Settings) -> LoadedModel:
-    """The champion from the registry; the local export when the registry is unreachable."""
+    """The champion from the registry; the verified local export when the registry, its
+    artifact store or the registered files fail (each reason logged).
+
+    Raises:
+        ModelNotFoundError: neither could be loaded; the message gives both reasons.
+    """
     try:
-        mlflow.set_tracking_uri(settings.tracking_uri)
-        return load_registered(settings)
-    except (TrackingError, ModelNotFoundError) as exc:
-        logger.warning("{}; falling back to the local export", exc)
-        return load_exported(settings)
+        return Registry(settings).load()
+    except LOAD_FAILURES as exc:
+        logger.warning("registry champion unavailable ({}); trying the local export", exc)
+        try:
+            return load_exported(settings)
+        except LOAD_FAILURES as local_exc:
+            raise ModelNotFoundError(f"registry: {exc}; local export: {local_exc}") from local_exc

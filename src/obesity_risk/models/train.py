@@ -32,6 +32,15 @@ from obesity_risk.data import file_sha256, load_dataset, sample_stratified, spli
 from obesity_risk.errors import ConfigError, ModelNotFoundError, ObesityRiskError
 from obesity_risk.features import build_pipeline, model_columns
 from obesity_risk.models import registry
+from obesity_risk.models.card import (
+    CardFeatures,
+    CardMetrics,
+    ChampionSummary,
+    IntegrityError,
+    ModelCard,
+    StudySummary,
+    TrainingSummary,
+)
 from obesity_risk.models.families import clip_to_space, effective_family, make_estimator
 from obesity_risk.models.tune import (
     Folds,
@@ -170,7 +179,7 @@ class Trainer:
         self.show_progress_bar = show_progress_bar
         self.champion_pipeline: Pipeline | None = None
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> TrainingSummary:
         """Tune every family, pick and register the champion, write the summary."""
         started = time.perf_counter()
         s = self.settings
@@ -189,7 +198,40 @@ class Trainer:
             0 if external is None else len(external.X),
         )
 
-        experiment_id = registry.setup_tracking(s)
+        with registry.tracking_scope(s):
+            summary = self._tracked_run(
+                s, data, external, (X_train, X_fit, y_fit, folds), (X_val, y_val), started
+            )
+        path = write_json(
+            s.reports_dir / "training" / "summary.json", summary.model_dump(mode="json")
+        )
+        card, metrics = summary.champion.card, summary.champion.card.metrics
+        logger.success(
+            "champion {} v{} ({}): cv {:.4f}, validation {:.4f}, external (UCI, the source of"
+            " the synthetic data: optimistic) {} -> {}",
+            card.family,
+            card.version,
+            summary.champion.alias,
+            metrics.cv_accuracy,
+            metrics.val_accuracy,
+            "n/a" if metrics.external_accuracy is None else f"{metrics.external_accuracy:.4f}",
+            path,
+        )
+        return summary
+
+    def _tracked_run(
+        self,
+        s: Settings,
+        data: Any,
+        external: Any,
+        fit_data: tuple[pd.DataFrame, pd.DataFrame, pd.Series, Folds],
+        val: tuple[pd.DataFrame, pd.Series],
+        started: float,
+    ) -> TrainingSummary:
+        """The MLflow part of :meth:`run` (inside the tracking scope)."""
+        X_train, X_fit, y_fit, folds = fit_data
+        X_val, y_val = val
+        experiment_id = registry.experiment_id(s)
         with mlflow.start_run(
             run_name=f"train-{self.budget_name}-{datetime.now(UTC):%Y%m%dT%H%M%S}",
             experiment_id=experiment_id,
@@ -222,47 +264,34 @@ class Trainer:
                 external,
                 session.info.run_id,
             )
-            summary = {
-                "budget": self.budget_name,
-                "run_id": session.info.run_id,
-                "experiment_id": experiment_id,
-                "tracking_uri": registry.redact(s.tracking_uri),
-                "package_version": __version__,
-                "seed": s.seed,
-                "rows": {
+            summary = TrainingSummary(
+                budget=self.budget_name,
+                run_id=session.info.run_id,
+                experiment_id=experiment_id,
+                tracking_uri=registry.redact(s.tracking_uri),
+                package_version=__version__,
+                seed=s.seed,
+                rows={
                     "train": len(X_train),
                     "fit": len(X_fit),
                     "validation": len(X_val),
                     "external": 0 if external is None else len(external.X),
                 },
-                "features": {"selected": s.features.selected},
-                "champion": champion,
-                "studies": {
-                    r.family: {
+                features={"selected": s.features.selected},
+                champion=champion,
+                studies={
+                    r.family: StudySummary(
                         **{k: v for k, v in asdict(r).items() if k not in {"family", "extra"}},
-                        "val_accuracy": m["accuracy"],
-                        "val_f1_macro": m["f1_macro"],
-                    }
+                        val_accuracy=m["accuracy"],
+                        val_f1_macro=m["f1_macro"],
+                    )
                     for r, _, m, _ in results
                 },
-                "skipped_families": skipped,
-                "wall_s": time.perf_counter() - started,
-            }
-            mlflow.log_dict(summary, "summary.json")
-            mlflow.log_metric("wall_s", summary["wall_s"])
-        path = write_json(s.reports_dir / "training" / "summary.json", summary)
-        logger.success(
-            "champion {} v{} ({}): cv {:.4f}, validation {:.4f}, external {} -> {}",
-            champion["family"],
-            champion["version"],
-            champion["alias"],
-            champion["cv_accuracy"],
-            champion["val_accuracy"],
-            "n/a"
-            if champion["external_accuracy"] is None
-            else f"{champion['external_accuracy']:.4f}",
-            path,
-        )
+                skipped_families=skipped,
+                wall_s=time.perf_counter() - started,
+            )
+            mlflow.log_dict(summary.model_dump(mode="json"), "summary.json")
+            mlflow.log_metric("wall_s", summary.wall_s)
         return summary
 
     # ------------------------------------------------------------------ steps
@@ -381,69 +410,87 @@ class Trainer:
         fit: tuple[pd.DataFrame, pd.Series],
         external: Any,
         session_run_id: str,
-    ) -> dict[str, Any]:
-        """Register the best pipeline, promote it if it beats the champion, export it."""
+    ) -> ChampionSummary:
+        """Register the best pipeline with its card, promote it if it beats the champion,
+        export it."""
         external_metrics = {"accuracy": None, "f1_macro": None}
         if external is not None and external.y is not None:
             external_metrics = evaluate(pipeline, external.X, external.y)
         numeric, ordered, nominal = model_columns(s.data, s.features)
-        champion: dict[str, Any] = {
-            "family": best.family,
-            "cv_accuracy": best.cv_accuracy,
-            "cv_f1_macro": best.cv_f1_macro,
-            "val_accuracy": val_metrics["accuracy"],
-            "val_f1_macro": val_metrics["f1_macro"],
-            "external_accuracy": external_metrics["accuracy"],
-            "external_f1_macro": external_metrics["f1_macro"],
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "features": {"numeric": numeric, "ordinal": ordered, "nominal": nominal},
-        }
-        tags = {k: v for k, v in champion.items() if v is not None and k != "features"}
-        tags |= {"budget": self.budget_name, "features": json.dumps(champion["features"])}
-        version = registry.register(
-            s, model_info.model_uri, tags={k: str(v) for k, v in tags.items()}
+        data_files = [s.path(s.data.train_file)]
+        if s.data.external_file is not None:
+            data_files.append(s.path(s.data.external_file))
+        card = ModelCard(
+            name=s.tracking.registered_model,
+            family=best.family,
+            run_id=best.run_id,
+            budget=self.budget_name,
+            trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            package_version=__version__,
+            metrics=CardMetrics(
+                cv_accuracy=best.cv_accuracy,
+                cv_f1_macro=best.cv_f1_macro,
+                val_accuracy=val_metrics["accuracy"],
+                val_f1_macro=val_metrics["f1_macro"],
+                external_accuracy=external_metrics["accuracy"],
+                external_f1_macro=external_metrics["f1_macro"],
+            ),
+            classes=list(s.data.classes),
+            features=CardFeatures(numeric=numeric, ordinal=ordered, nominal=nominal),
+            params=best.best_params,
+            data={p.name: file_sha256(p) for p in data_files},
         )
-        promoted, incumbent = self._beats_champion(s, val_metrics["accuracy"], *val)
+        reg = registry.Registry(s)
+        version = reg.register(model_info.model_uri, card)
+        card = reg.card_for(reg.client.get_model_version(reg.name, version))
+        promoted, incumbent = self._beats_champion(s, val_metrics["accuracy"], *val, version)
         alias = s.tracking.champion_alias if promoted else s.tracking.challenger_alias
-        registry.set_alias(s, alias, version)
+        reg.set_alias(alias, version)
         mlflow.log_metrics(
             {
-                f"champion_{k}": champion[k]
-                for k in ("cv_accuracy", "val_accuracy", "external_accuracy")
-                if champion[k] is not None
+                f"champion_{k}": v
+                for k, v in card.metrics.model_dump().items()
+                if v is not None and k in ("cv_accuracy", "val_accuracy", "external_accuracy")
             }
         )
-        champion |= {
-            "alias": alias,
-            "promoted": promoted,
-            "previous_champion_val_accuracy": incumbent,
-            "model_uri": f"models:/{s.tracking.registered_model}/{version}",
-            "alias_uri": f"models:/{s.tracking.registered_model}@{alias}",
-            "logged_model_uri": model_info.model_uri,
-            "version": version,
-            "run_id": best.run_id,
-            "session_run_id": session_run_id,
-            "params": best.best_params,
-            "classes": list(s.data.classes),
-            "export": None,
-        }
+        mlflow.log_dict(card.model_dump(mode="json"), "champion_card.json")
         reference = reference_frame(pipeline, *fit, s.data.target)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / registry.REFERENCE_FILE
             reference.to_parquet(path, index=False)
-            mlflow.MlflowClient().log_artifact(best.run_id, str(path), "reference")
+            reg.client.log_artifact(best.run_id, str(path), "reference")
+        export = None
         if promoted:
-            export = registry.export_local(s, pipeline, val[0], champion, reference)
-            champion["export"] = str(export)
-        return champion
+            export = str(registry.export_local(s, pipeline, val[0], card, reference))
+        return ChampionSummary(
+            card=card,
+            alias=alias,
+            promoted=promoted,
+            previous_champion_val_accuracy=incumbent,
+            model_uri=f"models:/{s.tracking.registered_model}/{version}",
+            alias_uri=f"models:/{s.tracking.registered_model}@{alias}",
+            logged_model_uri=model_info.model_uri,
+            session_run_id=session_run_id,
+            export=export,
+        )
 
     def _beats_champion(
-        self, s: Settings, val_accuracy: float, X_val: pd.DataFrame, y_val: pd.Series
+        self,
+        s: Settings,
+        val_accuracy: float,
+        X_val: pd.DataFrame,
+        y_val: pd.Series,
+        new_version: str,
     ) -> tuple[bool, float | None]:
         """(promote?, incumbent accuracy on the same validation data)."""
         try:
-            incumbent = registry.load_registered(s)
+            incumbent = registry.Registry(s).load()
         except ModelNotFoundError:
+            return True, None
+        except (IntegrityError, registry.ModelLoadError, registry.ArtifactStoreError) as exc:
+            logger.warning(
+                "current champion cannot be loaded ({}); v{} replaces it", exc, new_version
+            )
             return True, None
         try:
             incumbent_acc = evaluate(incumbent.pipeline, X_val, y_val)["accuracy"]

@@ -219,6 +219,22 @@ def write_index(out_dir: Path) -> Path:
         return index
 
 
+def prune_reports(out_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` reports (HTML + JSON) of each kind, then rewrite the
+    index so it lists only what is on disk; return the deleted files."""
+    deleted: list[Path] = []
+    for kind in KINDS:
+        stamped = sorted(out_dir.glob(f"*Z-{kind}.html"), reverse=True)
+        for html in stamped[keep:]:
+            for path in (html, html.with_suffix(".json")):
+                if path.exists():
+                    path.unlink(missing_ok=True)
+                    deleted.append(path)
+    if out_dir.is_dir():
+        write_index(out_dir)
+    return deleted
+
+
 def as_dict(result: ReportResult) -> dict[str, Any]:
     """JSON-friendly view of a result."""
     data = asdict(result)

@@ -17,7 +17,8 @@ import pandas as pd
 from obesity_risk.config import Settings
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
-from obesity_risk.models.registry import LoadedModel, load_champion, load_reference
+from obesity_risk.inference import Predictor
+from obesity_risk.models.registry import load_champion, load_reference
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.rules import act, evaluate, start_retraining
 from obesity_risk.monitoring.store import PredictionStore, as_utc
@@ -44,7 +45,7 @@ class Window:
         return f"predictions since {self.since.isoformat() if self.since else 'the start'}"
 
 
-def current_frame(settings: Settings, model: LoadedModel, window: Window) -> pd.DataFrame:
+def current_frame(settings: Settings, predictor: Predictor, window: Window) -> pd.DataFrame:
     """Current rows with a ``prediction`` column (and the target when known)."""
     target = settings.data.target
     if window.csv is not None:
@@ -52,7 +53,7 @@ def current_frame(settings: Settings, model: LoadedModel, window: Window) -> pd.
         frame = data.X.copy()
         if data.y is not None:
             frame[target] = data.y.to_numpy()
-        frame[reports.PREDICTION] = model.pipeline.predict(data.X)
+        frame[reports.PREDICTION] = predictor.predict_frame(data.X).labels
         return frame
     store = PredictionStore(settings.prediction_store_url)
     try:
@@ -64,13 +65,13 @@ def current_frame(settings: Settings, model: LoadedModel, window: Window) -> pd.
     return frame
 
 
-def _accuracy(frame: pd.DataFrame, target: str, model: LoadedModel) -> dict[str, Any]:
+def _accuracy(frame: pd.DataFrame, target: str, predictor: Predictor) -> dict[str, Any]:
     if target not in frame.columns:
         return {}
     accuracy = float((frame[target] == frame[reports.PREDICTION]).mean())
     out = {"accuracy": accuracy}
-    baseline = model.metadata.get("val_accuracy")
-    if isinstance(baseline, int | float):
+    baseline = predictor.card.metrics.val_accuracy
+    if baseline is not None:
         out |= {"reference_accuracy": float(baseline), "accuracy_drop": float(baseline) - accuracy}
     return out
 
@@ -80,7 +81,7 @@ def run_reports(
     kinds: list[str] | None,
     window: Window,
     *,
-    model: LoadedModel | None = None,
+    predictor: Predictor | None = None,
     retrain: Callable[[str], dict[str, Any]] = start_retraining,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -96,9 +97,12 @@ def run_reports(
         raise DataValidationError(
             f"unknown report kind(s) {unknown}; known: {', '.join(reports.KINDS)}"
         )
-    model = model or load_champion(settings)
-    reference = load_reference(settings, model)
-    current = current_frame(settings, model, window)
+    if predictor is None:
+        predictor = Predictor(
+            load_champion(settings), settings.data, settings.serving.model_threads
+        )
+    reference = load_reference(settings, predictor.model)
+    current = current_frame(settings, predictor, window)
     labelled = settings.data.target in current.columns
     if explicit and "performance" in kinds and not labelled:
         raise DataValidationError(
@@ -113,12 +117,12 @@ def run_reports(
         if progress is not None:
             progress(kind)
         meta = {
-            "model_version": model.version,
-            "model_source": model.source,
+            "model_version": predictor.version,
+            "model_source": predictor.model.source,
             "source": window.describe(),
         }
         if kind == "performance":
-            meta |= _accuracy(current, settings.data.target, model)
+            meta |= _accuracy(current, settings.data.target, predictor)
         result = reports.build_report(
             kind,
             reference,
@@ -150,4 +154,5 @@ def run_reports(
                 "window": result.window,
             }
         )
+    reports.prune_reports(out_dir, cfg.keep_reports)
     return results

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials
+from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from obesity_risk import __version__
-from obesity_risk.api.deps import HolderDep, ModelDep, SettingsDep, TelemetryDep
+from obesity_risk.api.deps import (
+    AdminDep,
+    HolderDep,
+    ModelDep,
+    SettingsDep,
+    StoreDep,
+    TelemetryDep,
+    require_admin,
+)
+from obesity_risk.api.model import describe
 from obesity_risk.api.schemas import (
     ErrorBody,
     Health,
@@ -15,7 +26,6 @@ from obesity_risk.api.schemas import (
     ReloadResult,
     VersionInfo,
 )
-from obesity_risk.errors import ObesityRiskError
 
 router = APIRouter(tags=["service"])
 
@@ -27,36 +37,30 @@ def health() -> Health:
 
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
-def ready(holder: HolderDep, response: Response) -> Readiness:
-    """Readiness: a model is loaded (503 with the reason otherwise)."""
+def ready(
+    holder: HolderDep, store: StoreDep, settings: SettingsDep, response: Response
+) -> Readiness:
+    """Readiness: a model is loaded and the prediction log commits (503 with the reasons)."""
     model = holder.current
-    if model is None:
+    reasons = [] if model is not None else [f"model not loaded: {holder.reason}"]
+    if settings.serving.log_predictions:
+        problem = "prediction log not opened" if store is None else store.health()
+        if problem:
+            reasons.append(problem)
+    if reasons:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Readiness(ready=False, reason=holder.reason)
-    return Readiness(ready=True, model_version=model.version, source=model.loaded.source)
+    return Readiness(
+        ready=not reasons,
+        model_version=model.version if model else None,
+        source=holder.source,
+        reason="; ".join(reasons) or None,
+    )
 
 
 @router.get("/model", response_model=ModelInfo, responses={503: {"model": ErrorBody}})
-def model_info(model: ModelDep, settings: SettingsDep) -> ModelInfo:
-    """What is served: family, version, alias, run, metrics, features, training time."""
-    meta = model.loaded.metadata
-    return ModelInfo(
-        name=settings.tracking.registered_model,
-        family=meta.get("family"),
-        version=model.version,
-        alias=meta.get("alias"),
-        run_id=meta.get("run_id"),
-        source=model.loaded.source,
-        metrics={
-            k: meta.get(k)
-            for k in ("cv_accuracy", "val_accuracy", "external_accuracy", "val_f1_macro")
-            if k in meta
-        },
-        features=meta.get("features") or {},
-        classes=model.classes,
-        trained_at=meta.get("trained_at"),
-        loaded_at=model.loaded_at,
-    )
+def model_info(model: ModelDep) -> ModelInfo:
+    """What is served: the model card (family, version, metrics, features, hashes...)."""
+    return ModelInfo(card=model.card, source=model.model.source, loaded_at=model.loaded_at)
 
 
 @router.get("/version", response_model=VersionInfo)
@@ -66,28 +70,51 @@ def version(holder: HolderDep) -> VersionInfo:
     return VersionInfo(package_version=__version__, model_version=model.version if model else None)
 
 
-@router.post("/model/reload", response_model=ReloadResult, responses={503: {"model": ErrorBody}})
+CONTROL = {
+    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+    403: {"model": ErrorBody, "description": "control routes disabled (no admin token set)"},
+}
+
+
+@router.post(
+    "/model/reload",
+    response_model=ReloadResult,
+    responses={**CONTROL, 503: {"model": ErrorBody}},
+    dependencies=[AdminDep],
+)
 def reload(holder: HolderDep, telemetry: TelemetryDep) -> ReloadResult:
     """Load the current champion and swap it in; a failed load keeps the old model (503)."""
     previous = holder.current
     try:
         old, new = holder.reload()
-    except (ObesityRiskError, OSError, ValueError) as exc:
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # a broken registry, artifact, pickle or module: the old model keeps serving
         kept = previous.version if previous else None
+        logger.error("reload failed: {}", describe(exc))
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"reload failed, still serving version {kept}: {exc}",
+            f"reload failed, still serving version {kept}: {describe(exc)}",
         ) from exc
-    telemetry.set_model(new.version, new.loaded.source)
+    telemetry.set_model(new.version, new.model.source)
     return ReloadResult(
         reloaded=True,
         model_version=new.version,
         previous_version=old.version if old else None,
-        source=new.loaded.source,
+        source=new.model.source,
     )
 
 
-@router.get("/metrics", response_class=Response)
-def metrics(telemetry: TelemetryDep) -> Response:
-    """Prometheus text format (all workers when several serve)."""
+@router.get("/metrics", response_class=Response, responses=CONTROL)
+def metrics(request: Request, telemetry: TelemetryDep, settings: SettingsDep) -> Response:
+    """Prometheus text format (all workers when several serve); needs the admin token when
+    ``serving.metrics_auth`` is on."""
+    if settings.serving.metrics_auth:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        credentials = (
+            HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
+            if scheme.lower() == "bearer"
+            else None
+        )
+        require_admin(request, credentials)
     return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)

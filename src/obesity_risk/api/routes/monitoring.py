@@ -8,20 +8,21 @@ pool) and answers 202; ``GET /monitoring/reports/{id}`` tells its status and lin
 import contextlib
 import os
 import re
-import uuid
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import SQLAlchemyError
 
-from obesity_risk.api.deps import SettingsDep
+from obesity_risk.api.deps import AdminDep, SettingsDep
 from obesity_risk.api.schemas import ErrorBody
 from obesity_risk.config import Settings
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.monitoring import KINDS
+from obesity_risk.monitoring.jobs import JobsBusyError, JobStore, ReportJob
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 Kind = Literal["data-drift", "data-quality", "target-drift", "performance"]
@@ -45,26 +46,28 @@ class ReportRequest(BaseModel):
         return value
 
 
-class ReportJob(BaseModel):
-    """A report build and, once done, where its reports are."""
-
-    id: str
-    status: Literal["running", "done", "failed"]
-    kind: str
-    created_at: str
-    status_url: str
-    error: str | None = None
-    reports: list[dict[str, Any]] = []
-
-
 def build_job(
-    settings: Settings, kinds: list[str] | None, last: int | None, since: datetime | None
-) -> list[dict[str, Any]]:
-    """Runs in the report process: the same package function as the CLI (Evidently is
-    imported there, not in the server)."""
+    settings: Settings, job_id: str, kinds: list[str] | None, window: dict[str, Any]
+) -> None:
+    """Runs in the report process: wait for a build slot (shared by all workers), build with
+    the same package function as the CLI, record the outcome in the database."""
     from obesity_risk.monitoring.service import Window, run_reports
 
-    return run_reports(settings, kinds, Window(last=last, since=since))
+    jobs = JobStore(settings)
+    try:
+        if not jobs.claim(job_id):
+            return
+        try:
+            results = run_reports(settings, kinds, Window(**window))
+        except ObesityRiskError as exc:
+            jobs.finish(job_id, error=str(exc))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # a crash in the build must still end the job, with its reason
+            jobs.finish(job_id, error=f"{type(exc).__name__}: {exc}")
+        else:
+            jobs.finish(job_id, reports=_links(results))
+    finally:
+        jobs.close()
 
 
 def lower_priority() -> None:
@@ -73,68 +76,77 @@ def lower_priority() -> None:
         os.nice(10)
 
 
-def get_jobs(request: Request) -> dict[str, ReportJob]:
-    """Jobs of this process."""
-    return request.app.state.report_jobs
+def get_jobs(request: Request) -> JobStore:
+    """The shared job table (opened on first use; 503 while the database is down)."""
+    jobs = getattr(request.app.state, "jobs", None)
+    if jobs is None:
+        try:
+            jobs = JobStore(request.app.state.settings)
+        except (ObesityRiskError, SQLAlchemyError) as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"report jobs unavailable: {str(exc).splitlines()[0]}",
+            ) from exc
+        request.app.state.jobs = jobs
+    return jobs
 
 
-JobsDep = Annotated[dict[str, ReportJob], Depends(get_jobs)]
+JobsDep = Annotated[JobStore, Depends(get_jobs)]
 
 
 def _links(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    links = []
-    for item in results:
-        name = item["html"].rsplit("/", 1)[-1]
-        links.append({**item, "url": f"/monitoring/files/{name}"})
-    return links
+    return [
+        {
+            "kind": item["kind"],
+            "html": item["html"],
+            "json_path": item["json"],
+            "url": f"/monitoring/files/{item['html'].rsplit('/', 1)[-1]}",
+            "fired": item["fired"],
+        }
+        for item in results
+    ]
 
 
 @router.post(
     "/reports",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ReportJob,
+    dependencies=[AdminDep],
     responses={
         400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
-        429: {"model": ErrorBody, "description": "too many builds running"},
+        401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+        403: {"model": ErrorBody, "description": "control routes disabled (no admin token set)"},
+        413: {"model": ErrorBody, "description": "the body is over the size limit"},
+        415: {"model": ErrorBody, "description": "the body is not declared as application/json"},
+        429: {"model": ErrorBody, "description": "too many builds queued or running"},
+        503: {"model": ErrorBody, "description": "the job database is unavailable"},
     },
 )
 def start_report(
     body: ReportRequest, request: Request, jobs: JobsDep, settings: SettingsDep
 ) -> ReportJob:
-    """Start building report(s) over the prediction log; poll the status URL."""
-    running = sum(job.status == "running" for job in jobs.values())
-    if running >= settings.monitoring.max_concurrent_builds * 4:
+    """Start building report(s) over the prediction log; poll the status URL (any worker)."""
+    window = {"last": body.last, "since": body.since}
+    try:
+        job = jobs.create(body.kind, window)
+    except JobsBusyError as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from exc
+    except SQLAlchemyError as exc:
         raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, f"{running} report builds already queued"
-        )
-    job_id = uuid.uuid4().hex
-    job = ReportJob(
-        id=job_id,
-        status="running",
-        kind=body.kind,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        status_url=f"/monitoring/reports/{job_id}",
-    )
-    jobs[job_id] = job
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"report jobs unavailable: {exc}".splitlines()[0]
+        ) from exc
     kinds = None if body.kind == "all" else [body.kind]
     future: Future = request.app.state.report_pool.submit(
-        build_job, settings, kinds, body.last, body.since
+        build_job, settings, job.id, kinds, window
     )
 
-    def finished(done: Future) -> None:
-        try:
-            results = done.result()
-        except ObesityRiskError as exc:
-            jobs[job_id] = job.model_copy(update={"status": "failed", "error": str(exc)})
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            # a crash in the report process must still end the job, with its reason
-            jobs[job_id] = job.model_copy(
-                update={"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-            )
-        else:
-            jobs[job_id] = job.model_copy(update={"status": "done", "reports": _links(results)})
+    def crashed(done: Future) -> None:
+        exc = done.exception()
+        if exc is not None:  # the report process itself died
+            with contextlib.suppress(SQLAlchemyError):
+                jobs.finish(job.id, error=f"{type(exc).__name__}: {exc}")
 
-    future.add_done_callback(finished)
+    future.add_done_callback(crashed)
     return job
 
 
@@ -149,12 +161,22 @@ def latest_report(kind: Kind, settings: SettingsDep) -> FileResponse:
     return FileResponse(path, media_type="text/html")
 
 
-@router.get("/reports/{job_id}", response_model=ReportJob, responses={404: {"model": ErrorBody}})
+@router.get(
+    "/reports/{job_id}",
+    response_model=ReportJob,
+    responses={404: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+)
 def report_status(job_id: str, jobs: JobsDep) -> ReportJob:
-    """Status of a build; when done, the reports with their URLs."""
-    if job_id not in jobs:
+    """Status of a build (from any worker); when done, the reports with their URLs."""
+    try:
+        job = jobs.get(job_id)
+    except SQLAlchemyError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"report jobs unavailable: {exc}".splitlines()[0]
+        ) from exc
+    if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report job {job_id}")
-    return jobs[job_id]
+    return job
 
 
 @router.get("/files/{name}", response_class=FileResponse, responses={404: {"model": ErrorBody}})

@@ -6,26 +6,30 @@ itself in the signatures, not a string it cannot resolve.
 
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
-import numpy as np
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 from loguru import logger
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from obesity_risk.api.deps import ModelDep, RawBodyDep, SettingsDep, StoreDep, TelemetryDep
-from obesity_risk.api.model import ServedModel
 from obesity_risk.api.responses import FastJSONResponse
 from obesity_risk.api.schemas import BatchResponse, ErrorBody, PredictionResponse
 from obesity_risk.api.telemetry import Telemetry
-from obesity_risk.monitoring.store import PredictionStore
+from obesity_risk.config import Settings
+from obesity_risk.errors import StoreError
+from obesity_risk.inference import Predictor
+from obesity_risk.monitoring.store import PredictionStore, StoreBusyError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
+    413: {"model": ErrorBody, "description": "the body is over the size limit"},
+    415: {"model": ErrorBody, "description": "the body is not declared as application/json"},
     503: {
         "model": ErrorBody,
-        "description": "no model loaded, or the prediction log is unavailable",
+        "description": "no model loaded, or the prediction log is unavailable or busy"
+        " (Retry-After says when to retry)",
     },
 }
 
@@ -36,38 +40,58 @@ VALIDATION_ERROR: dict[str, Any] = {
     },
 }
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="a retry with the same key is logged once and answered with the first"
+        " request's id",
+    ),
+]
+
 
 def _predict(
-    model: ServedModel,
+    predictor: Predictor,
     records: list[dict[str, Any]],
     store: PredictionStore | None,
     telemetry: Telemetry,
-    model_name: str,
+    settings: Settings,
+    idempotency_key: str | None,
 ) -> dict[str, Any]:
     """Score, log durably, count; the response body as plain data."""
     request_id = uuid.uuid4().hex
-    proba = model.predict_proba(records)
-    classes = model.classes
-    labels = [classes[i] for i in np.argmax(proba, axis=1)]
-    rows = [dict(zip(classes, map(float, row), strict=True)) for row in proba.tolist()]
-    unknown = model.unknown_counts(records)
-    if unknown:
-        logger.warning("request {}: categories unseen in training: {}", request_id, unknown)
-        for column, count in unknown.items():
+    out = predictor.predict_records(records)
+    classes = out.classes
+    rows = [dict(zip(classes, map(float, row), strict=True)) for row in out.probabilities.tolist()]
+    if out.unknown:
+        logger.warning("request {}: categories unseen in training: {}", request_id, out.unknown)
+        for column, count in out.unknown.items():
             telemetry.unknown_categories.labels(column).inc(count)
-    if store is not None:
+    if settings.serving.log_predictions:
+        if store is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "prediction log unavailable")
         try:
-            store.write(request_id, model.version, records, labels, rows)
-        except RuntimeError as exc:
+            request_id = store.write(
+                request_id, predictor.version, records, out.labels, rows, idempotency_key
+            )
+        except StoreBusyError as exc:
+            retry = str(settings.serving.store.retry_after_s)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": retry}
+            ) from exc
+        except StoreError as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    for label, count in Counter(labels).items():
+    for label, count in Counter(out.labels).items():
         telemetry.predictions.labels(label).inc(count)
     return {
         "request_id": request_id,
-        "model_name": model_name,
-        "model_version": model.version,
+        "model_name": settings.tracking.registered_model,
+        "model_version": predictor.version,
         "predictions": [
-            {"label": lab, "probabilities": p} for lab, p in zip(labels, rows, strict=True)
+            {"label": lab, "probabilities": p} for lab, p in zip(out.labels, rows, strict=True)
         ],
     }
 
@@ -121,9 +145,10 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         store: StoreDep,
         telemetry: TelemetryDep,
         settings: SettingsDep,
+        idempotency_key: IdempotencyKey = None,
     ) -> FastJSONResponse:
         """Predict the obesity level of one record."""
-        out = _predict(model, [body.__dict__], store, telemetry, settings.tracking.registered_model)
+        out = _predict(model, [body.__dict__], store, telemetry, settings, idempotency_key)
         prediction = out.pop("predictions")[0]
         return FastJSONResponse({**out, **prediction})
 
@@ -133,6 +158,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         responses={
             **ERRORS,
             413: {"model": ErrorBody, "description": "too many records, or a body too large"},
+            415: ERRORS[415],
             422: VALIDATION_ERROR,  # FastAPI documents it only for the bodies it parses itself
         },
         openapi_extra={"requestBody": request_body_schema(batch_model)},
@@ -143,6 +169,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         store: StoreDep,
         telemetry: TelemetryDep,
         settings: SettingsDep,
+        idempotency_key: IdempotencyKey = None,
     ) -> FastJSONResponse:
         """Predict many records (up to the configured maximum), answers in input order.
 
@@ -156,11 +183,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                 f"{len(records)} records in one batch; the maximum is {max_batch}",
             )
         out = _predict(
-            model,
-            [r.__dict__ for r in records],
-            store,
-            telemetry,
-            settings.tracking.registered_model,
+            model, [r.__dict__ for r in records], store, telemetry, settings, idempotency_key
         )
         return FastJSONResponse(out)
 

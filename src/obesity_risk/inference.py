@@ -1,0 +1,141 @@
+"""The one inference contract: :class:`Predictor`.
+
+The API, ``obesity-risk predict``, the monitoring service and the notebooks all score through
+it, so they share one validation rule (the record model and the pandera schema are generated
+from the same YAML schema: a category outside the schema is refused everywhere, with its row
+and column named), one fast path (the compiled pipeline, bit-identical to the sklearn pipeline),
+and one output shape (:class:`Predictions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from loguru import logger
+from pydantic import TypeAdapter, ValidationError
+
+from obesity_risk.config import DataSchema
+from obesity_risk.data import validate_frame
+from obesity_risk.errors import DataValidationError
+from obesity_risk.models.card import ModelCard
+from obesity_risk.models.fastpath import CompiledPipeline, UnsupportedPipelineError
+from obesity_risk.models.registry import LoadedModel
+from obesity_risk.records import record_model
+
+_MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Labels and class probabilities (rows in input order, columns in ``classes`` order)."""
+
+    classes: list[str]
+    probabilities: np.ndarray
+    labels: list[str]
+    unknown: dict[str, int] = field(default_factory=dict)
+
+    def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        """``prediction`` plus one ``proba_<class>`` column per class."""
+        out = pd.DataFrame(
+            self.probabilities, columns=[f"proba_{c}" for c in self.classes], index=index
+        )
+        out.insert(0, "prediction", self.labels)
+        return out
+
+
+class Predictor:
+    """A loaded, verified pipeline ready to score records or frames."""
+
+    def __init__(self, model: LoadedModel, schema: DataSchema, n_threads: int = 2) -> None:
+        self.model = model
+        self.schema = schema
+        self.classes = [str(c) for c in model.pipeline.classes_]
+        self.loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.record = record_model(schema)
+        self._records = TypeAdapter(list[self.record])  # type: ignore[name-defined]
+        try:
+            self.compiled: CompiledPipeline | None = CompiledPipeline(model.pipeline, n_threads)
+        except (UnsupportedPipelineError, AttributeError, KeyError) as exc:
+            logger.warning("scoring through the sklearn pipeline (no compiled path: {})", exc)
+            self.compiled = None
+
+    @property
+    def card(self) -> ModelCard:
+        """The model's card."""
+        return self.model.card
+
+    @property
+    def version(self) -> str | None:
+        """Registry version of the model (None for an unversioned export)."""
+        return self.model.version
+
+    # ------------------------------------------------------------------ validation
+    def validate_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Records as plain dicts after the record model's checks.
+
+        Raises:
+            DataValidationError: every failing row (1-based) and column, the first few listed.
+        """
+        try:
+            return [r.__dict__ for r in self._records.validate_python(list(records))]
+        except ValidationError as exc:
+            problems = [
+                f"row {e['loc'][0] + 1}, column {e['loc'][1]!r}: {e['msg']}"
+                if len(e["loc"]) > 1
+                else f"row {e['loc'][0] + 1}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            ]
+            more = len(problems) - _MAX_LISTED
+            listed = "\n  ".join(problems[:_MAX_LISTED])
+            raise DataValidationError(
+                f"{len(problems)} invalid value(s) in {len(records)} record(s):\n  {listed}"
+                + (f"\n  ... and {more} more" if more > 0 else "")
+            ) from None
+
+    def validate_frame(self, frame: pd.DataFrame, source: str = "<frame>") -> pd.DataFrame:
+        """A frame after the schema's checks (numeric columns as float64).
+
+        Raises:
+            DataValidationError: the file, each failing column, and the failing rows.
+        """
+        return validate_frame(frame, self.schema, source=source, require_target=False)
+
+    # ------------------------------------------------------------------ scoring
+    def predict_records(self, records: Sequence[Mapping[str, Any]]) -> Predictions:
+        """Score validated records (dicts with every schema column)."""
+        if self.compiled is not None:
+            proba = self.compiled.predict_proba(records)
+            unknown = self.compiled.unknown_counts(records)
+        else:
+            frame = pd.DataFrame.from_records(list(records), columns=list(self.schema.columns))
+            proba = self.model.pipeline.predict_proba(frame)
+            unknown = self._unknown(frame)
+        return self._predictions(proba, unknown)
+
+    def predict_frame(self, frame: pd.DataFrame) -> Predictions:
+        """Score a validated frame (the fast path reads its columns without copying rows)."""
+        unknown = self._unknown(frame)
+        if self.compiled is not None:
+            proba = self.compiled.predict_matrix(self.compiled.transform_frame(frame))
+        else:
+            proba = self.model.pipeline.predict_proba(frame)
+        return self._predictions(proba, unknown)
+
+    def score_frame(self, frame: pd.DataFrame, source: str = "<frame>") -> pd.DataFrame:
+        """Validate and score a frame: ``prediction`` + probabilities, index kept."""
+        valid = self.validate_frame(frame, source)
+        return self.predict_frame(valid).frame(index=valid.index)
+
+    def _unknown(self, frame: pd.DataFrame) -> dict[str, int]:
+        guard = getattr(self.model.pipeline, "named_steps", {}).get("guard")
+        return guard.unknown_counts(frame) if guard is not None else {}
+
+    def _predictions(self, proba: np.ndarray, unknown: dict[str, int]) -> Predictions:
+        proba = np.asarray(proba, dtype=np.float64)
+        labels = [self.classes[i] for i in np.argmax(proba, axis=1)]
+        return Predictions(self.classes, proba, labels, unknown)
