@@ -6,7 +6,8 @@
    on the S4E2 file and registers it as ``obesity-risk@champion`` in a throw-away MLflow store;
 2. starts ``mlflow models serve`` and ``obesity-risk serve`` on that URI (one worker each, the
    API with its prediction log on), waits for both; the API's cold start (process spawn to
-   ``/ready`` 200, MLflow SQLite registry, artifacts downloaded) is the median of three starts;
+   ``/ready`` 200, MLflow SQLite registry, artifacts downloaded): every one of three starts is
+   reported and the goal is judged on the first (the coldest: what a user restarting gets);
 3. drives each with the same bounded async httpx load (1 and 16 clients, one record per request)
    and reports throughput and p50/p99 latency;
 4. times, in process, the API's prediction path (validate -> compiled pipeline -> response)
@@ -195,7 +196,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             if attempt < 2:
                 os.killpg(api.pid, signal.SIGTERM)
                 api.wait(30)
-    cold_start = float(np.median(cold_starts))
+    cold_start = cold_starts[0]  # judged on the coldest start; all three are reported
     try:
         server = subprocess.Popen(
             [

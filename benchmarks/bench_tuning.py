@@ -101,7 +101,9 @@ def main() -> int:
         "postgres_1_worker": one,
         "postgres_2_workers": two,
         "ratios": {
-            "two_vs_one_worker_wall": two["optimize_wall_s"] / one["optimize_wall_s"],
+            # judged on whole-process wall time (start-up and imports included: what users wait)
+            "two_vs_one_worker_wall": two["process_wall_s"] / one["process_wall_s"],
+            "two_vs_one_worker_optimize_wall": two["optimize_wall_s"] / one["optimize_wall_s"],
             "postgres_vs_memory_per_trial": one["optimize_wall_s"] / memory["optimize_wall_s"],
         },
         "per_trial_storage_overhead_ms": 1000

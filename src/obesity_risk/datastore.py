@@ -89,6 +89,12 @@ def push(settings: Settings, raw_dir: Path) -> dict[str, Any]:
     return manifest
 
 
+def _check_name(name: str) -> None:
+    """A manifest names plain files of the raw-data folder: no paths, no hidden files."""
+    if not name or Path(name).name != name or name.startswith(".") or "\\" in name:
+        raise DatastoreError(f"manifest names {name!r}, which is outside data/raw; nothing pulled")
+
+
 def pull(settings: Settings, raw_dir: Path, version: str = "latest") -> dict[str, Any]:
     """Download a manifest's files into ``raw_dir``; every hash is checked before any file moves."""
     cfg = settings.datastore
@@ -99,6 +105,8 @@ def pull(settings: Settings, raw_dir: Path, version: str = "latest") -> dict[str
             "Body"
         ]
         manifest = json.loads(body.read())
+        for name in manifest["files"]:
+            _check_name(name)
         raw_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=raw_dir, prefix=".pull-") as tmp:
             staged = []

@@ -78,6 +78,24 @@ class PostgresServer:
         engine.dispose()
         return self.url(name)
 
+    def halt(self) -> None:
+        """Stop the server, keeping its data (a database outage)."""
+        self._run(_binary("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port and data."""
+        self._run(
+            _binary("pg_ctl"),
+            "-D",
+            str(self.dir / "data"),
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "start",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on",
+        )
+
     def stop(self) -> None:
         try:
             self._run(_binary("pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")

@@ -28,6 +28,7 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
     config = yaml.safe_load(result.stdout)
     services = config["services"]
     assert set(services) == {
+        "preflight",
         "postgres",
         "minio",
         "create-buckets",
@@ -36,13 +37,35 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         "api",
         "tuner",
     }
-    assert "postgresql://" in " ".join(services["mlflow"]["command"])
-    assert "--artifacts-destination=s3://mlflow-artifacts" in services["mlflow"]["command"]
+    mlflow = services["mlflow"]
+    assert mlflow["environment"]["MLFLOW_BACKEND"].startswith("postgresql://")
+    assert '--artifacts-destination "s3://$$MLFLOW_BUCKET"' in mlflow["command"][-1]
     assert services["mlflow"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["api"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert "postgresql://" in services["tuner"]["environment"]["OPTUNA_STORAGE"]
-    for name in ("postgres", "minio", "mlflow", "api"):
-        assert "healthcheck" in services[name], name
+    for name, service in services.items():
+        if name != "preflight":  # a one-shot check
+            assert "healthcheck" in service, name
+        image = service["image"]
+        assert ":" in image and not image.endswith(":latest"), f"{name}: unpinned {image}"
+        for port in service.get("ports", []):
+            published = port if isinstance(port, str) else f"{port.get('host_ip')}:{port}"
+            assert published.startswith("127.0.0.1:"), f"{name} publishes {port} beyond the host"
+        if name not in {"preflight", "create-buckets"}:
+            assert service["depends_on"], name
+    assert services["postgres"]["depends_on"]["preflight"]["condition"] == (
+        "service_completed_successfully"
+    )
+    # Jupyter: non-root, a token, only the folders it needs (never the project root or .env)
+    jupyter = services["jupyter"]
+    assert jupyter["user"] == "10001:10001" and "--allow-root" not in jupyter["command"][-1]
+    targets = [v["target"] if isinstance(v, dict) else v.split(":")[1] for v in jupyter["volumes"]]
+    assert "/project" not in targets and not any(t.endswith(".env") for t in targets)
+    # MLflow behind its basic-auth app; the API logs as its own role into its own database
+    assert "--app-name basic-auth" in services["mlflow"]["command"][-1]
+    store = services["api"]["environment"]["OBESITY_RISK__SERVING__PREDICTION_STORE"]
+    assert store.startswith("postgresql://obesity_api:") and store.endswith("/predictions")
+    assert services["api"]["environment"]["OBESITY_RISK__SERVING__ADMIN_TOKEN"]
 
 
 def test_compose_refuses_to_start_without_secrets(tmp_path: Path) -> None:
@@ -92,3 +115,90 @@ def test_dockerfile_runs_the_api_as_non_root_with_a_healthcheck() -> None:
     assert text.count("FROM ") == 2 and "AS build" in text and "AS runtime" in text
     assert "USER app" in text and "HEALTHCHECK" in text and "/health" in text
     assert 'CMD ["obesity-risk", "serve"]' in text
+
+
+def _preflight(tmp_path: Path, env_text: str) -> subprocess.CompletedProcess:
+    """Run the compose preflight check itself (its shell script, its environment)."""
+    env_file = tmp_path / "check.env"
+    env_file.write_text(env_text)
+    config = subprocess.run(
+        [
+            shutil.which("docker-compose"),
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(ROOT / "docker-compose.yaml"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    service = yaml.safe_load(config.stdout)["services"]["preflight"]
+    script = service["command"][0].replace("$$", "$")  # what compose runs (1.29 keeps $$)
+    return subprocess.run(
+        ["/bin/sh", "-c", script],
+        env={"PATH": "/usr/bin:/bin", **service["environment"]},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+def test_preflight_refuses_placeholders_and_short_secrets(tmp_path: Path) -> None:
+    example = (ROOT / ".env.example").read_text()
+    placeholder = _preflight(tmp_path, example)
+    assert placeholder.returncode == 1
+    assert "is a placeholder: set a real secret in .env" in placeholder.stderr
+    import secrets
+
+    real = "".join(
+        f"{line.split('=', 1)[0]}={secrets.token_urlsafe(24)}\n"
+        if "change-me" in line
+        else f"{line}\n"
+        for line in example.splitlines()
+    )
+    assert _preflight(tmp_path, real).returncode == 0
+    short = real.replace("JUPYTER_TOKEN=", "JUPYTER_TOKEN=abc\n#", 1)
+    result = _preflight(tmp_path, short)
+    assert result.returncode == 1 and "JUPYTER_TOKEN is shorter than 16" in result.stderr
+
+
+def test_api_database_init_script_creates_its_own_role(tmp_path: Path) -> None:
+    """docker/postgres-init-api.sh on a real PostgreSQL: the API's role owns its database and
+    the prediction log works through it."""
+    from obesity_risk.monitoring.store import PredictionStore
+    from tests.integration.pg import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_DB": "postgres",
+            "API_DB_PASSWORD": "a-real-api-password-123",
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(server.port),
+        }
+        result = subprocess.run(
+            ["/bin/sh", str(ROOT / "docker/postgres-init-api.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        url = (
+            f"postgresql://obesity_api:a-real-api-password-123@127.0.0.1:{server.port}/predictions"
+        )
+        store = PredictionStore(url)
+        try:
+            assert store.write("r1", "1", [{"Age": 1.0}], ["Normal_Weight"], [{"x": 1.0}]) == "r1"
+            assert store.count() == 1
+        finally:
+            store.close()
+    finally:
+        server.stop()

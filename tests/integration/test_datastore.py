@@ -103,3 +103,21 @@ def test_cli_push_pull(tmp_path: Path, s3_endpoint: str) -> None:
     )
     wrong = cli("data", "push", env={**env, "OBESITY_RISK__DATASTORE__BUCKET": "nope"})
     assert wrong.returncode == 2 and "bucket 'nope' does not exist" in wrong.stderr
+
+
+@pytest.mark.parametrize("name", ["../escape.csv", "/etc/cron.d/x", "sub/dir.csv", ".hidden"])
+def test_manifest_names_outside_data_raw_are_refused(
+    tmp_path: Path, s3_endpoint: str, aws_env, name: str
+) -> None:
+    import json
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket="hostile")
+    s3.put_object(Bucket="hostile", Key="raw/objects/abc", Body=b"x")
+    manifest = {"files": {name: {"sha256": "abc", "size": 1}}}
+    s3.put_object(Bucket="hostile", Key="raw/manifests/latest.json", Body=json.dumps(manifest))
+    settings = load_settings(datastore={"bucket": "hostile", "endpoint_url": s3_endpoint})
+    target = tmp_path / "data" / "raw"
+    with pytest.raises(DatastoreError, match="outside data/raw; nothing pulled"):
+        pull(settings, target)
+    assert not (tmp_path / "data" / "escape.csv").exists() and not target.exists()

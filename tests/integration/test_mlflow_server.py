@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +19,8 @@ from moto.server import ThreadedMotoServer
 
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
-from tests.conftest import UCI_CSV, free_port, isolated_paths, wait_http_ok
+from obesity_risk.models.registry import export_local
+from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
 from tests.integration.pg import PostgresServer
 from tests.integration.test_cli import cli, tmp_env
 
@@ -70,7 +72,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory):
         120,
         lambda: None if server.poll() is None else (tmp / "mlflow.log").read_text()[-3000:],
     )
-    yield url, s3_url, aws
+    yield url, s3_url, aws, s3
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(30)
     s3.stop()
@@ -80,7 +82,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory):
 def test_train_registers_through_the_server_and_the_api_serves_it(
     tracking_server, tmp_path: Path
 ) -> None:
-    url, s3_url, aws = tracking_server
+    url, s3_url, aws, _ = tracking_server
     env = {**tmp_env(tmp_path), **aws, "MLFLOW_TRACKING_URI": url, "MLFLOW_S3_ENDPOINT_URL": s3_url}
     result = cli(
         "train", "--budget", "smoke", "--models", "dt,lgbm", "--no-progress", env=env, timeout=600
@@ -88,6 +90,7 @@ def test_train_registers_through_the_server_and_the_api_serves_it(
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
     assert summary["champion"]["alias"] == "champion" and summary["tracking_uri"] == url
+    assert summary["champion"]["card"]["artifacts"]  # the pickle's hash, read back from S3
     # the artifacts went to S3, not to a local directory
     keys = [
         o["Key"]
@@ -112,8 +115,89 @@ def test_train_registers_through_the_server_and_the_api_serves_it(
     with TestClient(create_app(settings)) as client:
         ready = client.get("/ready").json()
         assert ready["ready"] and ready["source"] == "models:/obesity-risk@champion"
-        assert ready["model_version"] == summary["champion"]["version"]
+        assert ready["model_version"] == summary["champion"]["card"]["version"]
         frame = pd.read_csv(UCI_CSV, nrows=1).drop(columns="NObeyesdad")
         record = json.loads(frame.to_json(orient="records"))[0]
         response = client.post("/predict", json=record)
         assert response.status_code == 200, response.text
+
+
+def test_artifact_store_down_falls_back_to_the_verified_export(
+    tracking_server, tmp_path: Path, small_pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registry up, S3 down: the champion cannot be fetched; the API serves models/champion
+    (a verified export of another version) and says so. Runs last: it stops the S3 server."""
+    url, s3_url, aws, s3 = tracking_server
+    for key, value in {**aws, "MLFLOW_S3_ENDPOINT_URL": s3_url}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    settings = load_settings(
+        paths=isolated_paths(tmp_path), tracking={"uri": url}, logging={"file": False}
+    )
+    uci = pd.read_csv(UCI_CSV).drop(columns="NObeyesdad")
+    export_local(settings, small_pipeline, uci, make_card("local-1"))
+    s3.stop()
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/ready").json()
+        assert ready["ready"], ready
+        assert ready["source"] == str(tmp_path / "models" / "champion")
+        assert ready["model_version"] == "local-1"
+        record = json.loads(uci.head(1).to_json(orient="records"))[0]
+        assert client.post("/predict", json=record).json()["model_version"] == "local-1"
+
+
+def test_mlflow_basic_auth_as_the_compose_stack_runs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mlflow server --app-name basic-auth` with the admin password from the environment:
+    anonymous calls are refused, the package's registry client gets in with the credentials."""
+    from obesity_risk.errors import ModelNotFoundError, TrackingError
+    from obesity_risk.models.registry import Registry
+
+    password = "a-real-admin-password-42"
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{tmp_path}/auth.db\n"
+        f"admin_username = admin\nadmin_password = {password}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            *("server", "--app-name", "basic-auth", "--host", "127.0.0.1", "--port", str(port)),
+            *("--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db", "--workers", "1"),
+            *("--default-artifact-root", str(tmp_path / "artifacts")),
+        ],
+        env={**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini)},
+        stdout=(tmp_path / "mlflow.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(
+            f"{url}/health",
+            120,
+            lambda: (
+                None if server.poll() is None else (tmp_path / "mlflow.log").read_text()[-3000:]
+            ),
+        )
+        search = f"{url}/api/2.0/mlflow/experiments/search?max_results=1"
+        assert httpx.get(search, timeout=10).status_code == 401
+        assert httpx.get(search, auth=("admin", "wrong"), timeout=10).status_code == 401
+        assert httpx.get(search, auth=("admin", password), timeout=10).status_code == 200
+        settings = load_settings(
+            paths=isolated_paths(tmp_path), tracking={"uri": url}, logging={"file": False}
+        )
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        with pytest.raises(TrackingError):
+            Registry(settings).version_for("champion")  # anonymous: refused
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        with pytest.raises(ModelNotFoundError):
+            Registry(settings).version_for("champion")  # authenticated: the registry answers
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)

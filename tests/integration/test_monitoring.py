@@ -14,6 +14,7 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
@@ -217,7 +218,8 @@ def test_run_reports_on_the_uci_file(champion_home) -> None:
     assert performance["reference_accuracy"] == 0.99 and 0.5 < performance["accuracy"] < 0.99
     assert "accuracy_drop" in performance["decisions"]
     assert performance["model_version"] == "9"
-    assert (tmp / "reports/monitoring/index.html").is_file()
+    index = (tmp / "reports/monitoring/index.html").read_text()
+    assert index.count("<td>9</td>") == 4 and "None" not in index  # every kind names the version
 
 
 def test_cli_exit_codes(champion_home) -> None:
@@ -250,26 +252,35 @@ def test_api_report_flow(champion_home) -> None:
     _, settings = champion_home
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     records = uci.X.head(300).to_dict(orient="records")
+    token = "monitoring-admin-token-123"
     local = settings.model_copy(
-        update={"serving": settings.serving.model_copy(update={"model_source": "local"})}
+        update={
+            "serving": settings.serving.model_copy(
+                update={"model_source": "local", "admin_token": SecretStr(token)}
+            )
+        }
     )
+    auth = {"Authorization": f"Bearer {token}"}
 
     def wait(client: TestClient, job: dict) -> dict:
         deadline = time.monotonic() + 120
-        while job["status"] == "running" and time.monotonic() < deadline:
+        while job["status"] in {"queued", "running"} and time.monotonic() < deadline:
             time.sleep(0.3)
             job = client.get(job["status_url"]).json()
         return job
 
     with TestClient(create_app(local)) as client:
-        empty = client.post("/monitoring/reports", json={"kind": "data-drift"})
+        assert client.post("/monitoring/reports", json={"kind": "all"}).status_code == 401
+        empty = client.post("/monitoring/reports", json={"kind": "data-drift"}, headers=auth)
         assert empty.status_code == 202
         failed = wait(client, empty.json())
         assert failed["status"] == "failed"
         assert "the prediction log has no rows" in failed["error"]
 
         assert client.post("/predict/batch", json={"records": records}).status_code == 200
-        started = client.post("/monitoring/reports", json={"kind": "data-drift", "last": 200})
+        started = client.post(
+            "/monitoring/reports", json={"kind": "data-drift", "last": 200}, headers=auth
+        )
         assert started.status_code == 202
         job = wait(client, started.json())
         assert job["status"] == "done", job
@@ -282,4 +293,5 @@ def test_api_report_flow(champion_home) -> None:
         assert latest_perf.status_code == 404
         assert latest_perf.json()["detail"] == "no performance report yet"
         assert client.get("/monitoring/files/..%2Fsecret.html").status_code == 404
-        assert client.post("/monitoring/reports", json={"kind": "everything"}).status_code == 422
+        bad_kind = client.post("/monitoring/reports", json={"kind": "everything"}, headers=auth)
+        assert bad_kind.status_code == 422

@@ -70,17 +70,23 @@ def test_binary_dataset_runs_the_whole_pipeline(tmp_path: Path) -> None:
     result = cli("train", "--budget", "tiny", "--config", str(config), "--no-progress", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
-    champion = summary["champion"]
-    assert champion["classes"] == ["no", "yes"]
-    assert champion["cv_accuracy"] > 0.85  # the rule is learnable
-    assert champion["external_accuracy"] is None
-    assert "debt_to_income" in champion["features"]["numeric"]
+    card = summary["champion"]["card"]
+    assert card["classes"] == ["no", "yes"]
+    assert card["metrics"]["cv_accuracy"] > 0.85  # the rule is learnable
+    assert card["metrics"]["external_accuracy"] is None
+    assert "debt_to_income" in card["features"]["numeric"]
     assert set(summary["studies"]) == {"dt", "lgbm"}
 
-    batch = make_loans(50, 1).drop(columns="defaulted").assign(region="west")  # unseen region
+    batch = make_loans(50, 1).drop(columns="defaulted")
     batch_csv = tmp_path / "batch.csv"
-    batch.to_csv(batch_csv, index=False)
+    batch.assign(region=["west", *batch["region"][1:]]).to_csv(batch_csv, index=False)
     out = tmp_path / "scored.csv"
+    # a category outside the schema: refused like the API refuses it, row and column named
+    result = cli("predict", "-i", str(batch_csv), "-o", str(out), "--config", str(config), env=env)
+    assert result.returncode == 2 and not out.exists()
+    assert "column 'region': 1 of 50 rows fail isin" in result.stderr
+    assert "data row(s) 1" in result.stderr
+    batch.to_csv(batch_csv, index=False)
     result = cli("predict", "-i", str(batch_csv), "-o", str(out), "--config", str(config), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     scored = pd.read_csv(out)
@@ -105,4 +111,4 @@ def test_a_family_whose_trials_all_fail_is_skipped_not_fatal(tmp_path: Path) -> 
     summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
     assert set(summary["skipped_families"]) == {"dt"}
     assert "no trial completed" in summary["skipped_families"]["dt"]
-    assert summary["champion"]["family"] == "lgbm"
+    assert summary["champion"]["card"]["family"] == "lgbm"

@@ -77,13 +77,14 @@ def start_server(tmp_path: Path, small_pipeline, store_url: str, workers: int = 
         process.wait(10)
 
 
-def logged_ids(store_url: str) -> set[str]:
+def logged_counts(store_url: str) -> dict[str, int]:
+    """Rows per request id in the prediction log."""
     store = PredictionStore(store_url)
     try:
         frame = store.read()
     finally:
         store.close()
-    return set(frame["request_id"]) if len(frame) else set()
+    return frame["request_id"].value_counts().to_dict() if len(frame) else {}
 
 
 def test_server_starts_ready_quickly_and_serves(served) -> None:
@@ -167,7 +168,8 @@ def test_acknowledged_predictions_survive_kill_9(served) -> None:
 
 
 def assert_kill_9_durable(process, base: str, store_url: str, records: list[dict]) -> None:
-    """8 clients predict; kill -9 the server; every acknowledged request id is in the store."""
+    """32 clients predict; kill -9 the server; every acknowledged prediction is in the store
+    exactly once (one record per request: one row per acknowledged request id)."""
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -183,9 +185,9 @@ def assert_kill_9_durable(process, base: str, store_url: str, records: list[dict
                 if response.status_code == 200:
                     with lock:
                         acknowledged.append(response.json()["request_id"])
-                i += 8
+                i += 32
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(32)]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 60
@@ -196,6 +198,9 @@ def assert_kill_9_durable(process, base: str, store_url: str, records: list[dict
     for thread in threads:
         thread.join(15)
     process.wait(10)
-    assert len(acknowledged) >= 200
-    missing = set(acknowledged) - logged_ids(store_url)
+    assert len(acknowledged) >= 200 and len(set(acknowledged)) == len(acknowledged)
+    counts = logged_counts(store_url)
+    missing = set(acknowledged) - set(counts)
     assert not missing, f"{len(missing)} acknowledged predictions lost"
+    twice = {k: n for k, n in counts.items() if n != 1}
+    assert not twice, f"logged more than once: {twice}"

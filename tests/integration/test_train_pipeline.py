@@ -12,6 +12,7 @@ import pytest
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.models import registry
+from obesity_risk.models.card import ModelCard, TrainingSummary
 from obesity_risk.models.train import Trainer
 from tests.conftest import UCI_CSV, isolated_paths
 
@@ -32,30 +33,38 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_summary_has_the_promised_fields(runs) -> None:
-    _, _, _, summary, saved, _ = runs
-    assert saved == json.loads(json.dumps(summary, default=str))
-    champion = summary["champion"]
-    for key in (
-        "family",
-        "cv_accuracy",
-        "val_accuracy",
-        "external_accuracy",
-        "model_uri",
-        "version",
-    ):
-        assert champion[key] is not None, key
-    assert champion["family"] in {"dt", "rf", "xgb", "lgbm", "catboost"}
-    assert champion["version"] == "1" and champion["alias"] == "champion"
-    assert set(summary["studies"]) == {"dt", "rf", "xgb", "lgbm", "catboost"}
-    for study in summary["studies"].values():
-        assert study["n_trials"] >= 2 and study["n_complete"] >= 1
-        assert 0.5 < study["best_value"] <= 1.0 and study["wall_s"] > 0
-    assert champion["cv_accuracy"] > 0.85  # smoke budget, 3000 rows
+    settings, tmp, _, summary, saved, _ = runs
+    assert TrainingSummary.model_validate(saved) == summary  # the file is the typed summary
+    card = summary.champion.card
+    for value in (card.metrics.cv_accuracy, card.metrics.val_accuracy, card.run_id):
+        assert value is not None
+    assert card.metrics.external_accuracy is not None
+    assert card.family in {"dt", "rf", "xgb", "lgbm", "catboost"}
+    assert card.version == "1" and summary.champion.alias == "champion"
+    assert summary.champion.model_uri == "models:/obesity-risk/1"
+    assert set(summary.studies) == {"dt", "rf", "xgb", "lgbm", "catboost"}
+    for study in summary.studies.values():
+        assert study.n_trials >= 2 and study.n_complete >= 1
+        assert 0.5 < study.best_value <= 1.0 and study.wall_s > 0
+    assert card.metrics.cv_accuracy > 0.85  # smoke budget, 3000 rows
+    # the card: data hashes, the pickle's hash, the same in the registry and in the export
+    assert set(card.data) == {"obesity_s4e2_train.csv", "obesity_uci_original.csv"}
+    assert len(next(iter(card.artifacts.values()))) == 64
+    exported = ModelCard.read(tmp / "models" / "champion")
+    assert exported.artifacts == card.artifacts and exported.version == card.version
+    registered = registry.Registry(settings).card_for(
+        mlflow.MlflowClient(settings.tracking_uri).get_model_version("obesity-risk", "1")
+    )
+    assert registered == card
+    # training scoped MLflow's global URI to its run: the process state is restored
+    assert mlflow.get_tracking_uri() != settings.tracking_uri
 
 
 def test_registered_champion_equals_in_memory_pipeline_on_uci(runs) -> None:
     settings, _, first, _, _, _ = runs
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    mlflow.set_tracking_uri(settings.tracking_uri)  # the test's own choice of global store
+    mlflow.set_registry_uri(settings.tracking_uri)
     loaded = mlflow.sklearn.load_model(
         f"models:/{settings.tracking.registered_model}@{settings.tracking.champion_alias}"
     )
@@ -72,12 +81,12 @@ def test_registry_load_uses_the_export_only_when_it_is_the_same_run(runs, tmp_pa
     settings, tmp, first, _, _, _ = runs
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     expected = first.champion_pipeline.predict_proba(uci.X)
-    same_run = registry.load_registered(settings)
-    assert same_run.metadata["loaded_from"] == str(tmp / "models" / "champion")
+    same_run = registry.Registry(settings).load()
+    assert same_run.loaded_from == str(tmp / "models" / "champion")
     paths = settings.paths.model_copy(update={"models_dir": tmp_path / "empty"})
     no_export = settings.model_copy(update={"paths": paths})
-    downloaded = registry.load_registered(no_export)
-    assert downloaded.metadata["loaded_from"] == "models:/obesity-risk/1"
+    downloaded = registry.Registry(no_export).load()
+    assert downloaded.loaded_from == "models:/obesity-risk/1"
     for loaded in (same_run, downloaded):
         assert loaded.source == "models:/obesity-risk@champion" and loaded.version == "1"
         np.testing.assert_array_equal(loaded.pipeline.predict_proba(uci.X), expected)
@@ -85,19 +94,19 @@ def test_registry_load_uses_the_export_only_when_it_is_the_same_run(runs, tmp_pa
 
 def test_same_config_and_seed_give_identical_cv_metrics(runs) -> None:
     _, _, _, summary_1, _, summary_2 = runs
-    for family, study in summary_1["studies"].items():
-        other = summary_2["studies"][family]
-        assert study["best_params"] == other["best_params"], family
-        assert study["best_value"] == other["best_value"], family
-        assert study["val_accuracy"] == other["val_accuracy"], family
+    for family, study in summary_1.studies.items():
+        other = summary_2.studies[family]
+        assert study.best_params == other.best_params, family
+        assert study.best_value == other.best_value, family
+        assert study.val_accuracy == other.val_accuracy, family
 
 
 def test_equal_model_does_not_take_the_champion_alias(runs) -> None:
     settings, _, _, _, _, summary_2 = runs
-    champion = summary_2["champion"]
-    assert champion["version"] == "2"
-    assert champion["alias"] == "challenger" and champion["promoted"] is False
-    assert champion["previous_champion_val_accuracy"] == champion["val_accuracy"]
+    champion = summary_2.champion
+    assert champion.card.version == "2"
+    assert champion.alias == "challenger" and champion.promoted is False
+    assert champion.previous_champion_val_accuracy == champion.card.metrics.val_accuracy
     client = mlflow.MlflowClient(settings.tracking_uri)
     name = settings.tracking.registered_model
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
@@ -108,23 +117,23 @@ def test_every_trial_is_a_child_run_of_its_study(runs) -> None:
     settings, _, _, summary, _, _ = runs
     client = mlflow.MlflowClient(settings.tracking_uri)
     exp = client.get_experiment_by_name(settings.tracking.experiment)
-    study_run = summary["studies"]["lgbm"]["run_id"]
+    study_run = summary.studies["lgbm"].run_id
     children = client.search_runs(
         [exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{study_run}'"
     )
     trials = [r for r in children if "optuna_trial" in r.data.tags]
-    assert len(trials) == summary["studies"]["lgbm"]["n_trials"]
+    assert len(trials) == summary.studies["lgbm"].n_trials
     for run in trials:
         assert "n_estimators" in run.data.params
         assert run.data.metrics["duration_s"] > 0
         assert run.data.tags["trial_state"] in {"complete", "pruned", "failed"}
     study = client.get_run(study_run)
-    assert study.data.tags["mlflow.parentRunId"] == summary["run_id"]
+    assert study.data.tags["mlflow.parentRunId"] == summary.run_id
     artifacts = {a.path for a in client.list_artifacts(study_run)}
     assert {"confusion_matrix.png", "classification_report.txt"} <= artifacts
-    session = client.get_run(summary["run_id"])
+    session = client.get_run(summary.run_id)
     assert len(session.data.params["train_sha256"]) == 64
-    assert "config" in {a.path for a in client.list_artifacts(summary["run_id"])}
+    assert "config" in {a.path for a in client.list_artifacts(summary.run_id)}
 
 
 def test_feature_selection_result_is_recorded(runs) -> None:
@@ -134,10 +143,10 @@ def test_feature_selection_result_is_recorded(runs) -> None:
     assert "BSA" in result["importances"]  # every engineered column is a candidate
     if result["selected"] is None:
         assert result["cv_accuracy_kept"] <= result["cv_accuracy_configured"]
-        assert summary["features"]["selected"] == result["configured"]
+        assert summary.features["selected"] == result["configured"]
     else:
         assert result["cv_accuracy_kept"] > result["cv_accuracy_configured"]
-        assert summary["features"]["selected"] == result["kept"]
+        assert summary.features["selected"] == result["kept"]
 
 
 def test_api_serves_the_registered_champion_and_falls_back_to_the_export(runs) -> None:
@@ -154,10 +163,9 @@ def test_api_serves_the_registered_champion_and_falls_back_to_the_export(runs) -
         assert ready["source"] == "models:/obesity-risk@champion" and ready["model_version"] == "1"
         body = client.post("/predict/batch", json={"records": records}).json()
         assert [p["label"] for p in body["predictions"]] == list(expected)
-        info = client.get("/model").json()
-        assert info["alias"] == "champion" and info["family"] == runs[3]["champion"]["family"]
-        assert info["metrics"]["val_accuracy"] == runs[3]["champion"]["val_accuracy"]
-        assert "BMI" in info["features"]["numeric"]
+        card = client.get("/model").json()["card"]
+        assert card == runs[3].champion.card.model_dump(mode="json")
+        assert "BMI" in card["features"]["numeric"]
 
     unreachable = load_settings(
         paths=isolated_paths(tmp),
@@ -170,5 +178,5 @@ def test_api_serves_the_registered_champion_and_falls_back_to_the_export(runs) -
         assert ready["source"] == str(tmp / "models" / "champion") and ready["model_version"] == "1"
         body = client.post("/predict/batch", json={"records": records}).json()
         assert [p["label"] for p in body["predictions"]] == list(expected)
-        info = client.get("/model").json()
-        assert info["metrics"]["cv_accuracy"] > 0.85 and info["trained_at"]
+        card = client.get("/model").json()["card"]
+        assert card["metrics"]["cv_accuracy"] > 0.85 and card["trained_at"]

@@ -82,7 +82,7 @@ def get_telemetry(request: Request) -> Telemetry:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[Predictor, Depends(get_model)]
-AdminDep = Depends(require_admin)
+AdminDep = Depends(require_admin)  # pylint: disable=invalid-name
 RawBodyDep = Annotated[bytes, Depends(get_raw_body)]
 StoreDep = Annotated[PredictionStore | None, Depends(get_store)]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 
@@ -44,6 +45,7 @@ class ModelHolder:
         self._reload_lock = threading.Lock()
 
     def _load(self) -> Predictor:
+        importlib.invalidate_caches()  # a module installed since the last failure is found
         return Predictor(self.loader(), self.settings.data, self.settings.serving.model_threads)
 
     def load(self) -> bool:

@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+)
 
 from obesity_risk.formulas import OPS
 
@@ -35,12 +40,17 @@ def _threads(estimator: Any) -> int | None:
 
 
 def _with_threads(estimator: Any, n_threads: int) -> Any:
+    """A copy predicting with ``n_threads``; the estimator itself when it cannot be changed
+    after fitting (CatBoost refuses ``set_params`` on a fitted model)."""
     clone = copy.deepcopy(estimator)
     inner = getattr(clone, "estimator_", clone)
     params = inner.get_params() if hasattr(inner, "get_params") else {}
-    for name in _THREAD_PARAMS:
-        if name in params:
-            inner.set_params(**{name: n_threads})
+    try:
+        for name in _THREAD_PARAMS:
+            if name in params:
+                inner.set_params(**{name: n_threads})
+    except Exception:  # pylint: disable=broad-exception-caught
+        return estimator
     return clone
 
 
@@ -80,7 +90,8 @@ class CompiledPipeline:
 
     @staticmethod
     def _compile_step(transformer: Any, columns: list[str]) -> tuple[str, list[str], Any]:
-        if transformer == "passthrough":
+        identity = isinstance(transformer, FunctionTransformer) and transformer.func is None
+        if identity or (isinstance(transformer, str) and transformer == "passthrough"):
             return "numeric", columns, (np.zeros(len(columns)), np.ones(len(columns)))
         if isinstance(transformer, StandardScaler):
             mean = transformer.mean_ if transformer.with_mean else np.zeros(len(columns))

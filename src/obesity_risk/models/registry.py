@@ -184,8 +184,11 @@ class Registry:
         uri = f"models:/{self.name}/{model_version.version}"
         with tempfile.TemporaryDirectory(prefix="obesity-risk-model-") as tmp:
             try:
+                location = self.client.get_model_version_download_uri(
+                    self.name, model_version.version
+                )
                 local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=uri, dst_path=tmp, tracking_uri=self.uri
+                    artifact_uri=location, dst_path=tmp, tracking_uri=self.uri
                 )
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 # botocore, requests, OS errors: the artifact store is down or the files gone

@@ -178,6 +178,7 @@ class Trainer:
         )
         self.show_progress_bar = show_progress_bar
         self.champion_pipeline: Pipeline | None = None
+        self._experiment_id: str | None = None
 
     def run(self) -> TrainingSummary:
         """Tune every family, pick and register the champion, write the summary."""
@@ -231,7 +232,7 @@ class Trainer:
         """The MLflow part of :meth:`run` (inside the tracking scope)."""
         X_train, X_fit, y_fit, folds = fit_data
         X_val, y_val = val
-        experiment_id = registry.experiment_id(s)
+        experiment_id = self._experiment_id = registry.experiment_id(s)
         with mlflow.start_run(
             run_name=f"train-{self.budget_name}-{datetime.now(UTC):%Y%m%dT%H%M%S}",
             experiment_id=experiment_id,
@@ -320,7 +321,9 @@ class Trainer:
         mlflow.log_dict(s.model_dump(mode="json", by_alias=True), "config/settings.json")
 
     def _feature_selection(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> Settings:
-        with mlflow.start_run(run_name="feature-selection", nested=True):
+        with mlflow.start_run(
+            run_name="feature-selection", nested=True, experiment_id=self._experiment_id
+        ):
             result = select_features(self.settings, X, y, folds, budget=self.budget)
             mlflow.log_dict(result, "feature_selection.json")
             mlflow.log_metrics(
@@ -357,7 +360,9 @@ class Trainer:
         y_val: pd.Series,
     ) -> tuple[StudyResult, Pipeline, dict[str, float], Any]:
         family = effective_family(s, name, self.budget)
-        with mlflow.start_run(run_name=f"study-{name}", nested=True) as run:
+        with mlflow.start_run(
+            run_name=f"study-{name}", nested=True, experiment_id=self._experiment_id
+        ) as run:
             mlflow.set_tags({"family": name, "stage": "study"})
             result = run_study(
                 s,

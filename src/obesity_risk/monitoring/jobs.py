@@ -38,6 +38,7 @@ class ReportLink(BaseModel):
     json_path: str
     url: str
     fired: list[str] = []
+    window: dict[str, Any] = {}
 
 
 class ReportJob(BaseModel):

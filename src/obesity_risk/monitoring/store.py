@@ -203,8 +203,7 @@ class PredictionStore:
             try:
                 first = self._queue.get(timeout=PROBE_INTERVAL_S)
             except queue.Empty:
-                if self._error is not None:
-                    self._probe()
+                self._probe()  # idle: notice an outage (or its end) before a request does
                 continue
             if first is None:
                 return
@@ -227,14 +226,26 @@ class PredictionStore:
                 pending.done.set()
 
     def _probe(self) -> None:
+        """Check that a write could start now (SQLite: take and drop the write lock)."""
+        was = self._error
+        self._inflight_since = time.monotonic()
         try:
             self._ensure_schema()
             with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
+                if self.engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    conn.exec_driver_sql("ROLLBACK")
+                else:
+                    conn.exec_driver_sql("SELECT 1")
             self._error = None
-            logger.info("prediction store {} available", safe_url(self.url))
+            if was is not None:
+                logger.info("prediction store {} available", safe_url(self.url))
         except Exception as exc:  # pylint: disable=broad-exception-caught
             self._error = str(exc).splitlines()[0][:300]
+            if was is None:
+                logger.error("prediction store {} unavailable: {}", safe_url(self.url), self._error)
+        finally:
+            self._inflight_since = None
 
     def _commit(self, batch: list[_Pending]) -> None:
         """One transaction for the batch; on a data error, one per request (isolation)."""

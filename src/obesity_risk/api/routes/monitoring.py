@@ -102,6 +102,7 @@ def _links(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "json_path": item["json"],
             "url": f"/monitoring/files/{item['html'].rsplit('/', 1)[-1]}",
             "fired": item["fired"],
+            "window": item["window"],
         }
         for item in results
     ]

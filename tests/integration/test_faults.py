@@ -1,0 +1,231 @@
+"""Faults against the real server (`obesity-risk serve`, 2 uvicorn workers): each one keeps
+the process up (/health 200), makes /ready and /predict answer 503 with the reason, and clears
+by itself when the fault does, without a restart. Prediction log on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from obesity_risk.config import load_settings
+from obesity_risk.data import load_dataset
+from obesity_risk.models.registry import export_local
+from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
+from tests.integration.pg import PostgresServer
+
+pytestmark = pytest.mark.slow
+HELPER = """
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Passthrough(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+"""
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/predictions.db"
+    server = request.getfixturevalue("postgres")
+    return server.create_database(f"log_{tmp_path.name[-20:].lower().replace('-', '_')}")
+
+
+@contextlib.contextmanager
+def serve(tmp_path: Path, store: str, **env_extra: str):
+    """The server process; yields its base URL once /health answers (ready or not)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
+    env.update(
+        {f"OBESITY_RISK__PATHS__{k.upper()}": v for k, v in isolated_paths(tmp_path).items()}
+    )
+    env.update(
+        {
+            "OBESITY_RISK__SERVING__PREDICTION_STORE": store,
+            "OBESITY_RISK__SERVING__LOAD_RETRY_S": "0.5",
+            "OBESITY_RISK__SERVING__STORE__COMMIT_TIMEOUT_S": "2",
+            "OBESITY_RISK__SERVING__STORE__CONNECT_TIMEOUT_S": "2",
+            "OBESITY_RISK__LOGGING__FILE": "false",
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            **env_extra,
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "obesity_risk.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_http_ok(
+        f"{base}/health",
+        90,
+        lambda: None if process.poll() is None else process.stderr.read().decode()[-2000:],
+    )
+    try:
+        yield base
+        assert process.poll() is None, "the server died"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def record() -> dict:
+    settings = load_settings(logging={"file": False})
+    return load_dataset(UCI_CSV, settings.data, labelled=None).X.head(1).to_dict("records")[0]
+
+
+def all_workers(base: str, status: int, tries: int = 12) -> list[dict]:
+    """/ready asked on fresh connections (each may reach either worker): all ``status``."""
+    answers = []
+    for _ in range(tries):
+        response = httpx.get(f"{base}/ready", timeout=10, headers={"connection": "close"})
+        answers.append((response.status_code, response.json()))
+    assert {code for code, _ in answers} == {status}, answers
+    return [body for _, body in answers]
+
+
+def wait_all(base: str, status: int, timeout: float = 60) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return all_workers(base, status)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def assert_degraded(base: str, reason: str) -> None:
+    assert httpx.get(f"{base}/health", timeout=10).status_code == 200
+    for body in all_workers(base, 503):
+        assert reason in body["reason"], body
+    response = httpx.post(f"{base}/predict", json=record(), timeout=30)
+    assert response.status_code == 503, response.text
+    assert reason in response.json()["detail"] or "prediction store" in response.json()["detail"]
+
+
+def test_registry_unreachable_and_no_export_then_the_export_appears(
+    tmp_path: Path, store_url: str, small_pipeline
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with serve(tmp_path, store_url, OBESITY_RISK__TRACKING__URI=dead) as base:
+        assert_degraded(base, "model not loaded: registry:")
+        settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+        uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+        export_local(settings, small_pipeline, uci.X, make_card("5"))
+        ready = wait_all(base, 200)
+        assert {b["source"] for b in ready} == {str(tmp_path / "models" / "champion")}
+        assert httpx.post(f"{base}/predict", json=record(), timeout=30).status_code == 200
+
+
+def test_corrupt_artifact_is_refused_until_repaired(
+    tmp_path: Path, store_url: str, small_pipeline
+) -> None:
+    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    target = export_local(settings, small_pipeline, uci.X, make_card("6"))
+    pickled = target / "model.pkl"
+    original = pickled.read_bytes()
+    pickled.write_bytes(original[:-64] + b"\0" * 64)  # bit rot, or a swapped file
+    with serve(tmp_path, store_url, OBESITY_RISK__SERVING__MODEL_SOURCE="local") as base:
+        assert_degraded(base, "refusing to deserialize it")
+        pickled.write_bytes(original)
+        wait_all(base, 200)
+        assert httpx.post(f"{base}/predict", json=record(), timeout=30).status_code == 200
+
+
+def test_missing_module_is_503_until_it_is_installed(
+    tmp_path: Path, store_url: str, small_pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.pipeline import Pipeline
+
+    authoring, late = tmp_path / "authoring", tmp_path / "site"
+    authoring.mkdir()
+    late.mkdir()
+    (authoring / "fault_helper_mod.py").write_text(HELPER)
+    monkeypatch.syspath_prepend(str(authoring))
+    import fault_helper_mod
+
+    wrapped = Pipeline([("extra", fault_helper_mod.Passthrough()), *small_pipeline.steps])
+    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    export_local(settings, wrapped, uci.X, make_card("7"))
+    with serve(
+        tmp_path, store_url, OBESITY_RISK__SERVING__MODEL_SOURCE="local", PYTHONPATH=str(late)
+    ) as base:
+        assert_degraded(base, "No module named 'fault_helper_mod'")
+        (late / "fault_helper_mod.py").write_text(HELPER)  # the module gets installed
+        wait_all(base, 200)
+        response = httpx.post(f"{base}/predict", json=record(), timeout=30)
+        assert response.status_code == 200 and response.json()["model_version"] == "7"
+
+
+def test_prediction_store_down_then_back(tmp_path: Path, postgres, small_pipeline) -> None:
+    url = postgres.create_database("outage")
+    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    export_local(settings, small_pipeline, uci.X, make_card("8"))
+    with serve(tmp_path, url, OBESITY_RISK__SERVING__MODEL_SOURCE="local") as base:
+        wait_all(base, 200)
+        postgres.halt()
+        try:
+            response = httpx.post(f"{base}/predict", json=record(), timeout=30)
+            assert response.status_code == 503 and "prediction store" in response.json()["detail"]
+            for body in wait_all(base, 503):
+                assert "prediction store" in body["reason"] and body["model_version"] == "8"
+            assert httpx.get(f"{base}/health", timeout=10).status_code == 200
+        finally:
+            postgres.resume()
+        wait_all(base, 200)
+        assert httpx.post(f"{base}/predict", json=record(), timeout=30).status_code == 200
+
+
+def test_prediction_store_hanging_then_released(tmp_path: Path, small_pipeline) -> None:
+    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    export_local(settings, small_pipeline, uci.X, make_card("9"))
+    database = tmp_path / "predictions.db"
+    with serve(
+        tmp_path,
+        f"sqlite:///{database}",
+        OBESITY_RISK__SERVING__MODEL_SOURCE="local",
+        OBESITY_RISK__SERVING__STORE__STATEMENT_TIMEOUT_S="60",
+    ) as base:
+        wait_all(base, 200)
+        blocker = sqlite3.connect(database, timeout=30)
+        blocker.execute("BEGIN EXCLUSIVE")  # every writer now waits on the lock
+        try:
+            started = time.monotonic()
+            response = httpx.post(f"{base}/predict", json=record(), timeout=30)
+            assert response.status_code == 503, response.text
+            assert response.json()["detail"] == "prediction store did not commit within 2 s"
+            assert time.monotonic() - started < 10
+            for body in wait_all(base, 503, timeout=30):
+                assert "not answering" in body["reason"] or "queue" in body["reason"]
+        finally:
+            blocker.rollback()
+            blocker.close()
+        wait_all(base, 200)
+        assert httpx.post(f"{base}/predict", json=record(), timeout=30).status_code == 200
