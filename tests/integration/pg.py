@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -16,6 +17,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.conftest import free_port
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _binary(name: str) -> str:
@@ -95,6 +103,26 @@ class PostgresServer:
             "-o",
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on",
         )
+
+    def _pids(self) -> list[int]:
+        """The postmaster and every backend it forked."""
+        postmaster = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        children = [
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and (p / "stat").exists() and _parent(p) == postmaster
+        ]
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and its backends: a database that hangs instead of failing."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT what :meth:`freeze` stopped."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         try:

@@ -27,7 +27,11 @@ def app_schema(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
     api_settings = load_settings(
         paths=isolated_paths(tmp),
         logging={"file": False, "level": "ERROR"},
-        serving={"prediction_store": f"sqlite:///{tmp}/predictions.db", "max_batch": 50},
+        serving={
+            "prediction_store": f"sqlite:///{tmp}/predictions.db",
+            "max_batch": 50,
+            "admin_token": "schemathesis-admin-token-0123",  # as deployed: control routes 401
+        },
     )
     loaded = make_loaded(small_pipeline, "1")
     app = create_app(api_settings, loader=lambda: loaded)

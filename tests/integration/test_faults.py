@@ -202,20 +202,38 @@ def test_prediction_store_down_then_back(tmp_path: Path, postgres, small_pipelin
         assert httpx.post(f"{base}/predict", json=record(), timeout=30).status_code == 200
 
 
-def test_prediction_store_hanging_then_released(tmp_path: Path, small_pipeline) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_prediction_store_hanging_then_released(
+    tmp_path: Path, small_pipeline, engine: str, request
+) -> None:
+    """SQLite: another process holds the write lock. PostgreSQL: the server is frozen
+    (SIGSTOP), so not even its statement timeout can fire; only the API's own wait can."""
     settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     export_local(settings, small_pipeline, uci.X, make_card("9"))
     database = tmp_path / "predictions.db"
+    if engine == "sqlite":
+        url = f"sqlite:///{database}"
+    else:
+        postgres = request.getfixturevalue("postgres")
+        url = postgres.create_database("hanging")
     with serve(
         tmp_path,
-        f"sqlite:///{database}",
+        url,
         OBESITY_RISK__SERVING__MODEL_SOURCE="local",
         OBESITY_RISK__SERVING__STORE__STATEMENT_TIMEOUT_S="60",
     ) as base:
         wait_all(base, 200)
-        blocker = sqlite3.connect(database, timeout=30)
-        blocker.execute("BEGIN EXCLUSIVE")  # every writer now waits on the lock
+        if engine == "sqlite":
+            blocker = sqlite3.connect(database, timeout=30)
+            blocker.execute("BEGIN EXCLUSIVE")  # every writer now waits on the lock
+
+            def release() -> None:
+                blocker.rollback()
+                blocker.close()
+        else:
+            postgres.freeze()
+            release = postgres.thaw
         try:
             started = time.monotonic()
             response = httpx.post(f"{base}/predict", json=record(), timeout=30)
@@ -224,8 +242,8 @@ def test_prediction_store_hanging_then_released(tmp_path: Path, small_pipeline) 
             assert time.monotonic() - started < 10
             for body in wait_all(base, 503, timeout=30):
                 assert "not answering" in body["reason"] or "queue" in body["reason"]
+            assert httpx.get(f"{base}/health", timeout=10).status_code == 200
         finally:
-            blocker.rollback()
-            blocker.close()
+            release()
         wait_all(base, 200)
         assert httpx.post(f"{base}/predict", json=record(), timeout=30).status_code == 200

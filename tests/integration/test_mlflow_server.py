@@ -123,27 +123,34 @@ def test_train_registers_through_the_server_and_the_api_serves_it(
 
 
 def test_artifact_store_down_falls_back_to_the_verified_export(
-    tracking_server, tmp_path: Path, small_pipeline, monkeypatch: pytest.MonkeyPatch
+    tracking_server, tmp_path: Path, small_pipeline
 ) -> None:
-    """Registry up, S3 down: the champion cannot be fetched; the API serves models/champion
-    (a verified export of another version) and says so. Runs last: it stops the S3 server."""
+    """Registry up, S3 down: the champion cannot be fetched; the real server (2 workers)
+    serves models/champion (a verified export of another version) and says where it came from.
+    Runs after the training test, and stops the S3 server."""
+    from tests.integration.test_faults import serve, wait_all
+
     url, s3_url, aws, s3 = tracking_server
-    for key, value in {**aws, "MLFLOW_S3_ENDPOINT_URL": s3_url}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     settings = load_settings(
         paths=isolated_paths(tmp_path), tracking={"uri": url}, logging={"file": False}
     )
     uci = pd.read_csv(UCI_CSV).drop(columns="NObeyesdad")
     export_local(settings, small_pipeline, uci, make_card("local-1"))
     s3.stop()
-    with TestClient(create_app(settings)) as client:
-        ready = client.get("/ready").json()
-        assert ready["ready"], ready
-        assert ready["source"] == str(tmp_path / "models" / "champion")
-        assert ready["model_version"] == "local-1"
+    with serve(
+        tmp_path,
+        f"sqlite:///{tmp_path}/predictions.db",
+        OBESITY_RISK__TRACKING__URI=url,
+        MLFLOW_S3_ENDPOINT_URL=s3_url,
+        AWS_MAX_ATTEMPTS="1",
+        **aws,
+    ) as base:
+        for ready in wait_all(base, 200):
+            assert ready["source"] == str(tmp_path / "models" / "champion")
+            assert ready["model_version"] == "local-1"
         record = json.loads(uci.head(1).to_json(orient="records"))[0]
-        assert client.post("/predict", json=record).json()["model_version"] == "local-1"
+        response = httpx.post(f"{base}/predict", json=record, timeout=30)
+        assert response.json()["model_version"] == "local-1"
 
 
 def test_mlflow_basic_auth_as_the_compose_stack_runs_it(
@@ -170,7 +177,11 @@ def test_mlflow_basic_auth_as_the_compose_stack_runs_it(
             *("--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db", "--workers", "1"),
             *("--default-artifact-root", str(tmp_path / "artifacts")),
         ],
-        env={**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini)},
+        env={
+            **os.environ,
+            "MLFLOW_AUTH_CONFIG_PATH": str(ini),
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-real-csrf-secret-key-0123",
+        },
         stdout=(tmp_path / "mlflow.log").open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -199,5 +210,6 @@ def test_mlflow_basic_auth_as_the_compose_stack_runs_it(
         with pytest.raises(ModelNotFoundError):
             Registry(settings).version_for("champion")  # authenticated: the registry answers
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)

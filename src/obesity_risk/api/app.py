@@ -113,7 +113,7 @@ def create_app(
     if settings is None:
         settings = load_settings()
         configure_logging(settings)
-        bound_mlflow_retries(settings)
+    bound_mlflow_retries(settings)  # the service's entry point: a dead registry fails in seconds
     telemetry = Telemetry()
     holder = ModelHolder(settings, loader)
 

@@ -90,9 +90,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def bound_mlflow_retries(settings: Settings) -> None:
-    """For entry points only (CLI, the server factory): bound MLflow's HTTP retries, which it
-    reads from the environment at call time (its defaults retry a dead server for minutes).
-    Values the user exported are kept."""
+    """For entry points only (the CLI, the service factory; never library functions): bound
+    MLflow's HTTP retries, which MLflow reads from the environment at call time (its defaults
+    retry a dead server for minutes). Values the user exported are kept."""
     cfg = settings.tracking
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(cfg.request_max_retries))
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
