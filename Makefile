@@ -84,7 +84,7 @@ test: install system-deps  ## the whole test suite (what CI runs)
 test-fast: install  ## everything but the slow end-to-end suites
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench-serve: install  ## serving benchmark vs `mlflow models serve` -> reports/benchmarks/serving.json
+bench-serve: install  ## serving over HTTP: API vs no-model FastAPI ceiling vs `mlflow models serve` -> reports/benchmarks/serving.json
 	$(BIN)/python benchmarks/bench_serve.py
 
 bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUDGET).json

@@ -1,4 +1,8 @@
-"""Injected dependencies: routes ask for what they need, the app state provides it."""
+"""Injected dependencies: routes ask for what they need, the app state provides it.
+
+They are ``async def`` on purpose: they only read the app state, and FastAPI runs a plain
+``def`` dependency in its thread pool, one hand-off per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +19,17 @@ from obesity_risk.inference import Predictor
 from obesity_risk.monitoring.store import PredictionStore
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     return request.app.state.settings
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     """The model holder (loaded or not)."""
     return request.app.state.holder
 
 
-def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> Predictor:
+async def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> Predictor:
     """The current model, or 503 with the reason there is none."""
     model = holder.current
     if model is None:
@@ -46,15 +50,17 @@ async def get_raw_body(request: Request) -> bytes:
 _bearer = HTTPBearer(auto_error=False, description="serving.admin_token")
 
 
-def require_admin(
+async def require_admin(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Control routes: a bearer token equal to ``serving.admin_token`` (constant-time check).
+    """Control routes: a bearer token equal to ``serving.admin_token`` (constant-time check)."""
+    check_admin(request.app.state.settings, credentials)
 
-    Unset token: 403 (the routes are disabled). Missing or wrong token: 401.
-    """
-    token = get_settings(request).serving.admin_token
+
+def check_admin(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
+    """Unset token: 403 (the routes are disabled). Missing or wrong token: 401."""
+    token = settings.serving.admin_token
     if token is None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -69,12 +75,12 @@ def require_admin(
         )
 
 
-def get_store(request: Request) -> PredictionStore | None:
+async def get_store(request: Request) -> PredictionStore | None:
     """The prediction log (None when disabled)."""
     return request.app.state.store
 
 
-def get_telemetry(request: Request) -> Telemetry:
+async def get_telemetry(request: Request) -> Telemetry:
     """Prometheus metrics of this app."""
     return request.app.state.telemetry
 

@@ -19,23 +19,23 @@ idempotency key makes a retried request log its rows once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pandas as pd
 import sqlalchemy as sa
 from loguru import logger
-from sqlalchemy import event
-from sqlalchemy.exc import SQLAlchemyError
 
 from obesity_risk.config.settings import StoreConfig
 from obesity_risk.errors import StoreError
+from obesity_risk.monitoring.database import as_utc, make_engine, safe_url
+from obesity_risk.monitoring.reading import LogReader
 from obesity_risk.monitoring.tables import METADATA, PREDICTIONS, REQUESTS, create_tables
 
 COLUMNS = ("request_id", "created_at", "model_version", "label", "probabilities", "inputs")
@@ -54,54 +54,23 @@ class _Pending:
     duplicate_of: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    future: asyncio.Future | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def release(self) -> None:
+        """Wake the waiting request (a thread, or a coroutine on its event loop)."""
+        self.done.set()
+        if self.future is not None and self.loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                self.loop.call_soon_threadsafe(_resolve, self.future)
 
 
-def as_utc(moment: datetime) -> datetime:
-    """``moment`` in UTC, the time zone of the log; a naive time is taken as UTC."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
-def safe_url(url: str) -> str:
-    """The URL with its password hidden."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except (SQLAlchemyError, ValueError):
-        return url.rsplit("@", maxsplit=1)[-1]
-
-
-def make_engine(url: str, cfg: StoreConfig) -> sa.Engine:
-    """Engine with connect/statement timeouts and the configured SQLite durability."""
-    try:
-        backend = sa.engine.make_url(url).get_backend_name()
-        if backend == "sqlite":
-            engine = sa.create_engine(url, connect_args={"timeout": cfg.statement_timeout_s})
-            database = engine.url.database
-            if database and database != ":memory:":
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-            def pragmas(dbapi_connection: Any, _record: Any) -> None:
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-                cursor.execute(f"PRAGMA synchronous={cfg.synchronous.upper()}")
-                cursor.execute(f"PRAGMA busy_timeout={cfg.statement_timeout_s * 1000}")
-                cursor.close()
-
-            event.listen(engine, "connect", pragmas)
-            return engine
-        connect_args: dict[str, Any] = {}
-        if backend == "postgresql":
-            connect_args = {
-                "connect_timeout": cfg.connect_timeout_s,
-                "options": f"-c statement_timeout={cfg.statement_timeout_s * 1000}",
-            }
-        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-    except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
-        raise StoreError(
-            f"prediction store {safe_url(url)} is unusable: {exc}".splitlines()[0]
-        ) from exc
-
-
-class PredictionStore:
+class PredictionStore(LogReader):
     """Append-only prediction log with group commit. Opening it never blocks on the database:
     the writer thread connects, creates the tables and keeps probing while it is down."""
 
@@ -142,25 +111,15 @@ class PredictionStore:
             self._schema_ready = True
 
     # ------------------------------------------------------------------ writing
-    def write(
+    def _pending(
         self,
         request_id: str,
         model_version: str | None,
         records: list[dict[str, Any]],
         labels: list[str],
         probabilities: list[dict[str, float]],
-        idempotency_key: str | None = None,
-    ) -> str:
-        """Persist one request's predictions; return once committed.
-
-        Returns:
-            The request id the rows are logged under: ``request_id``, or the original request's
-            id when ``idempotency_key`` was already logged (nothing is written twice).
-
-        Raises:
-            StoreBusyError: the queue is full (nothing queued). StoreError: not committed in time,
-                or the database refused it (the request must not be acknowledged).
-        """
+        idempotency_key: str | None,
+    ) -> _Pending:
         now = self._timestamp(datetime.now(UTC))
         pending = _Pending(
             [
@@ -177,19 +136,76 @@ class PredictionStore:
             key=idempotency_key,
             request_id=request_id,
         )
+        return pending
+
+    def _enqueue(self, pending: _Pending) -> None:
         try:
             self._queue.put_nowait(pending)
         except queue.Full:
             raise StoreBusyError(
                 f"prediction store queue full ({self.config.queue_max} requests waiting)"
             ) from None
-        if not pending.done.wait(self.config.commit_timeout_s):
-            raise StoreError(
-                f"prediction store did not commit within {self.config.commit_timeout_s:g} s"
-            )
+
+    def _outcome(self, pending: _Pending) -> str:
         if pending.error is not None:
             raise StoreError(f"prediction store failed: {pending.error}".splitlines()[0])
-        return pending.duplicate_of or request_id
+        return pending.duplicate_of or pending.request_id
+
+    def _timed_out(self) -> StoreError:
+        return StoreError(
+            f"prediction store did not commit within {self.config.commit_timeout_s:g} s"
+        )
+
+    def write(
+        self,
+        request_id: str,
+        model_version: str | None,
+        records: list[dict[str, Any]],
+        labels: list[str],
+        probabilities: list[dict[str, float]],
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Persist one request's predictions; return once committed.
+
+        Returns:
+            The request id the rows are logged under: ``request_id``, or the original request's
+            id when ``idempotency_key`` was already logged (nothing is written twice).
+
+        Raises:
+            StoreBusyError: the queue is full (nothing queued). StoreError: not committed in
+                time, or the database refused it (the request must not be acknowledged).
+        """
+        pending = self._pending(
+            request_id, model_version, records, labels, probabilities, idempotency_key
+        )
+        self._enqueue(pending)
+        if not pending.done.wait(self.config.commit_timeout_s):
+            raise self._timed_out()
+        return self._outcome(pending)
+
+    async def write_async(
+        self,
+        request_id: str,
+        model_version: str | None,
+        records: list[dict[str, Any]],
+        labels: list[str],
+        probabilities: list[dict[str, float]],
+        idempotency_key: str | None = None,
+    ) -> str:
+        """:meth:`write` for the event loop: the caller awaits the commit without a thread
+        (the writer thread resolves a future on the loop)."""
+        pending = self._pending(
+            request_id, model_version, records, labels, probabilities, idempotency_key
+        )
+        loop = asyncio.get_running_loop()
+        pending.future = loop.create_future()
+        pending.loop = loop
+        self._enqueue(pending)
+        try:
+            await asyncio.wait_for(asyncio.shield(pending.future), self.config.commit_timeout_s)
+        except TimeoutError:
+            raise self._timed_out() from None
+        return self._outcome(pending)
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait for the writer's first connection attempt; True if the store is usable."""
@@ -223,7 +239,7 @@ class PredictionStore:
             finally:
                 self._inflight_since = None
             for pending in batch:
-                pending.done.set()
+                pending.release()
 
     def _probe(self) -> None:
         """Check that a write could start now (SQLite: take and drop the write lock)."""
@@ -316,45 +332,5 @@ class PredictionStore:
         self._writer.join(timeout=self.config.commit_timeout_s + 5)
         self.engine.dispose()
 
-    # ------------------------------------------------------------------ reading
-    def _reading(self) -> None:
-        try:
-            self._ensure_schema()
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"prediction store {safe_url(self.url)} is unusable: {exc}".splitlines()[0]
-            ) from exc
 
-    def count(self) -> int:
-        """Number of logged predictions."""
-        self._reading()
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(sa.select(sa.func.count()).select_from(PREDICTIONS)).scalar_one()
-            )
-
-    def read(self, last: int | None = None, since: datetime | None = None) -> pd.DataFrame:
-        """Logged predictions as a frame: input columns + ``prediction`` + metadata columns."""
-        self._reading()
-        query = sa.select(PREDICTIONS).order_by(PREDICTIONS.c.id.desc())
-        if since is not None:
-            query = query.where(PREDICTIONS.c.created_at >= as_utc(since))
-        if last is not None:
-            query = query.limit(last)
-        with self.engine.connect() as conn:
-            rows = list(reversed(conn.execute(query).mappings().all()))
-        if not rows:
-            return pd.DataFrame()
-        inputs = pd.DataFrame([orjson.loads(r["inputs"]) for r in rows])
-        meta = pd.DataFrame(
-            {
-                "request_id": [r["request_id"] for r in rows],
-                "created_at": [r["created_at"] for r in rows],
-                "model_version": [r["model_version"] for r in rows],
-                "prediction": [r["label"] for r in rows],
-            }
-        )
-        return pd.concat([inputs, meta], axis=1)
-
-
-__all__ = ["METADATA", "PredictionStore", "StoreBusyError", "as_utc"]
+__all__ = ["METADATA", "PredictionStore", "StoreBusyError", "as_utc", "make_engine"]

@@ -15,7 +15,7 @@ from obesity_risk.api.deps import (
     SettingsDep,
     StoreDep,
     TelemetryDep,
-    require_admin,
+    check_admin,
 )
 from obesity_risk.api.model import describe
 from obesity_risk.api.schemas import (
@@ -116,5 +116,5 @@ def metrics(request: Request, telemetry: TelemetryDep, settings: SettingsDep) ->
             if scheme.lower() == "bearer"
             else None
         )
-        require_admin(request, credentials)
+        check_admin(settings, credentials)
     return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)

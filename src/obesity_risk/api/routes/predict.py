@@ -4,8 +4,11 @@ No ``from __future__ import annotations`` here: FastAPI must see the generated r
 itself in the signatures, not a string it cannot resolve.
 """
 
+import contextlib
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, status
@@ -53,15 +56,18 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _predict(
-    predictor: Predictor,
-    records: list[dict[str, Any]],
-    store: PredictionStore | None,
-    telemetry: Telemetry,
-    settings: Settings,
-    idempotency_key: str | None,
-) -> dict[str, Any]:
-    """Score, log durably, count; the response body as plain data."""
+@dataclass
+class _Scored:
+    """One request's predictions, before logging."""
+
+    request_id: str
+    records: list[dict[str, Any]]
+    labels: list[str]
+    rows: list[dict[str, float]]
+
+
+def _score(predictor: Predictor, records: list[dict[str, Any]], telemetry: Telemetry) -> _Scored:
+    """Score validated records; count categories never seen in training."""
     request_id = uuid.uuid4().hex
     out = predictor.predict_records(records)
     classes = out.classes
@@ -70,28 +76,38 @@ def _predict(
         logger.warning("request {}: categories unseen in training: {}", request_id, out.unknown)
         for column, count in out.unknown.items():
             telemetry.unknown_categories.labels(column).inc(count)
-    if settings.serving.log_predictions:
-        if store is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "prediction log unavailable")
-        try:
-            request_id = store.write(
-                request_id, predictor.version, records, out.labels, rows, idempotency_key
-            )
-        except StoreBusyError as exc:
-            retry = str(settings.serving.store.retry_after_s)
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": retry}
-            ) from exc
-        except StoreError as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    for label, count in Counter(out.labels).items():
+    return _Scored(request_id, records, out.labels, rows)
+
+
+@contextlib.contextmanager
+def _store_errors(settings: Settings, store: PredictionStore | None) -> Iterator[PredictionStore]:
+    """The store to log into; its failures as 503 (with Retry-After when it is only busy)."""
+    if store is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "prediction log unavailable")
+    try:
+        yield store
+    except StoreBusyError as exc:
+        retry = str(settings.serving.store.retry_after_s)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": retry}
+        ) from exc
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+
+
+def _body(
+    scored: _Scored, predictor: Predictor, telemetry: Telemetry, settings: Settings
+) -> dict[str, Any]:
+    """The response as plain data; predictions counted once they are acknowledged."""
+    for label, count in Counter(scored.labels).items():
         telemetry.predictions.labels(label).inc(count)
     return {
-        "request_id": request_id,
+        "request_id": scored.request_id,
         "model_name": settings.tracking.registered_model,
         "model_version": predictor.version,
         "predictions": [
-            {"label": lab, "probabilities": p} for lab, p in zip(out.labels, rows, strict=True)
+            {"label": lab, "probabilities": p}
+            for lab, p in zip(scored.labels, scored.rows, strict=True)
         ],
     }
 
@@ -139,7 +155,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
     )
 
     @router.post("/predict", response_model=PredictionResponse, responses=ERRORS)
-    def predict(
+    async def predict(
         body: record,  # type: ignore[valid-type]
         model: ModelDep,
         store: StoreDep,
@@ -147,8 +163,23 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         settings: SettingsDep,
         idempotency_key: IdempotencyKey = None,
     ) -> FastJSONResponse:
-        """Predict the obesity level of one record."""
-        out = _predict(model, [body.__dict__], store, telemetry, settings, idempotency_key)
+        """Predict the obesity level of one record.
+
+        On the event loop: scoring one record takes well under a millisecond, and the commit is
+        awaited (the log's writer thread resolves it), so no thread hand-off is paid per request.
+        """
+        scored = _score(model, [body.__dict__], telemetry)
+        if settings.serving.log_predictions:
+            with _store_errors(settings, store) as log:
+                scored.request_id = await log.write_async(
+                    scored.request_id,
+                    model.version,
+                    scored.records,
+                    scored.labels,
+                    scored.rows,
+                    idempotency_key,
+                )
+        out = _body(scored, model, telemetry, settings)
         prediction = out.pop("predictions")[0]
         return FastJSONResponse({**out, **prediction})
 
@@ -182,9 +213,18 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"{len(records)} records in one batch; the maximum is {max_batch}",
             )
-        out = _predict(
-            model, [r.__dict__ for r in records], store, telemetry, settings, idempotency_key
-        )
+        scored = _score(model, [r.__dict__ for r in records], telemetry)
+        if settings.serving.log_predictions:
+            with _store_errors(settings, store) as log:
+                scored.request_id = log.write(
+                    scored.request_id,
+                    model.version,
+                    scored.records,
+                    scored.labels,
+                    scored.rows,
+                    idempotency_key,
+                )
+        out = _body(scored, model, telemetry, settings)
         return FastJSONResponse(out)
 
     return router

@@ -1,0 +1,91 @@
+"""In-process timings of one prediction request, stage by stage, and the true floor.
+
+Used by ``bench_serve.py``. Every stage runs the package's own code on one record:
+
+- parse+validate: the record model validating the JSON bytes (what FastAPI's body does);
+- features: the compiled pipeline turning the record into the model's float64 row;
+- model: the prediction on that row (the native booster, one thread, as the API calls it);
+- log commit: ``PredictionStore.write`` of the row (SQLite, the shipped durability);
+- metrics: the Prometheus updates of one request;
+- response: the response body encoded by orjson.
+
+The true floor is the bare booster on one prepared numpy row with one thread.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+
+def per_call(fn: Callable[[], Any], repeat: int, warmup: int = 50) -> float:
+    """Median seconds per call."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def stage_timings(predictor: Any, record: dict, tmp: Path, repeat: int = 2000) -> dict[str, float]:
+    """Milliseconds per stage of one request, the true floor, and their sum."""
+    from obesity_risk.api.telemetry import Telemetry
+    from obesity_risk.monitoring.store import PredictionStore
+
+    compiled = predictor.compiled
+    body = orjson.dumps(record)
+    row = compiled.transform([record])
+    booster = compiled.single.estimator_.booster_
+    proba = compiled.predict_matrix(row)
+    labels = [predictor.classes[int(np.argmax(proba[0]))]]
+    rows = [dict(zip(predictor.classes, proba[0].tolist(), strict=True))]
+    telemetry = Telemetry()
+    store = PredictionStore(f"sqlite:///{tmp}/stages.db")
+    store.wait_connected(10)
+
+    def metrics() -> None:
+        telemetry.requests.labels("POST", "/predict", "200").inc()
+        telemetry.latency.labels("POST", "/predict").observe(0.001)
+        telemetry.predictions.labels(labels[0]).inc()
+
+    def respond() -> bytes:
+        return orjson.dumps(
+            {
+                "request_id": uuid.uuid4().hex,
+                "model_name": "obesity-risk",
+                "model_version": "1",
+                "label": labels[0],
+                "probabilities": rows[0],
+            }
+        )
+
+    try:
+        ms = {
+            "parse_validate": per_call(lambda: predictor.record.model_validate_json(body), repeat),
+            "features": per_call(lambda: compiled.transform([record]), repeat),
+            "model": per_call(lambda: compiled.predict_matrix(row), repeat),
+            "log_commit": per_call(
+                lambda: store.write(uuid.uuid4().hex, "1", [record], labels, rows), repeat // 4
+            ),
+            "metrics": per_call(metrics, repeat),
+            "response": per_call(respond, repeat),
+            "true_floor_booster_one_row_one_thread": per_call(
+                lambda: booster.predict(row, num_threads=1), repeat
+            ),
+        }
+    finally:
+        store.close()
+    ms = {k: v * 1000 for k, v in ms.items()}
+    ms["sum_of_stages"] = sum(
+        ms[k] for k in ("parse_validate", "features", "model", "log_commit", "metrics", "response")
+    )
+    return ms

@@ -1,0 +1,63 @@
+"""Reading the prediction log: counts and windows as frames (for reports and tests)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from obesity_risk.errors import StoreError
+from obesity_risk.monitoring.database import as_utc, safe_url
+from obesity_risk.monitoring.tables import PREDICTIONS, create_tables
+
+
+class LogReader:
+    """The read side of :class:`~obesity_risk.monitoring.store.PredictionStore`."""
+
+    url: str
+    engine: sa.Engine
+    _schema_ready: bool
+
+    def _reading(self) -> None:
+        try:
+            if not self._schema_ready:
+                create_tables(self.engine)
+                self._schema_ready = True
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"prediction store {safe_url(self.url)} is unusable: {exc}".splitlines()[0]
+            ) from exc
+
+    def count(self) -> int:
+        """Number of logged predictions."""
+        self._reading()
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(PREDICTIONS)).scalar_one()
+            )
+
+    def read(self, last: int | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """Logged predictions as a frame: input columns + ``prediction`` + metadata columns."""
+        self._reading()
+        query = sa.select(PREDICTIONS).order_by(PREDICTIONS.c.id.desc())
+        if since is not None:
+            query = query.where(PREDICTIONS.c.created_at >= as_utc(since))
+        if last is not None:
+            query = query.limit(last)
+        with self.engine.connect() as conn:
+            rows = list(reversed(conn.execute(query).mappings().all()))
+        if not rows:
+            return pd.DataFrame()
+        inputs = pd.DataFrame([orjson.loads(r["inputs"]) for r in rows])
+        meta = pd.DataFrame(
+            {
+                "request_id": [r["request_id"] for r in rows],
+                "created_at": [r["created_at"] for r in rows],
+                "model_version": [r["model_version"] for r in rows],
+                "prediction": [r["label"] for r in rows],
+            }
+        )
+        return pd.concat([inputs, meta], axis=1)
