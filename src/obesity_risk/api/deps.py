@@ -7,6 +7,7 @@ They are ``async def`` on purpose: they only read the app state, and FastAPI run
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -85,7 +86,25 @@ async def get_telemetry(request: Request) -> Telemetry:
     return request.app.state.telemetry
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What a prediction route needs, resolved as one dependency (each dependency costs
+    FastAPI a resolution step per request; the prediction routes are the hot path)."""
+
+    model: Predictor
+    store: PredictionStore | None
+    telemetry: Telemetry
+    settings: Settings
+
+
+async def get_serving(request: Request) -> Serving:
+    """The current model (or 503 with the reason there is none), the log, metrics, settings."""
+    state = request.app.state
+    return Serving(await get_model(state.holder), state.store, state.telemetry, state.settings)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServingDep = Annotated[Serving, Depends(get_serving)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[Predictor, Depends(get_model)]
 AdminDep = Depends(require_admin)  # pylint: disable=invalid-name

@@ -88,6 +88,17 @@ def native_proba(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     return None
 
 
+def _needed(specs: list[dict[str, Any]], used: set[str]) -> list[dict[str, Any]]:
+    """The engineered features the model's columns need, directly or through another feature
+    (in their order). The pipeline computes them all; the others never reach the model."""
+    needed, kept = set(used), []
+    for spec in reversed(specs):
+        if spec["name"] in needed:
+            kept.append(spec)
+            needed |= set(spec["inputs"].values())
+    return kept[::-1]
+
+
 class CompiledPipeline:
     """Equivalent of ``pipeline.predict_proba`` on a list of record dicts."""
 
@@ -103,13 +114,15 @@ class CompiledPipeline:
         except KeyError as exc:
             raise UnsupportedPipelineError(f"pipeline has no step {exc}") from None
         self.seen: dict[str, set[str]] = {c: set(v) for c, v in guard.seen_.items()}
-        self.engineered = list(features.features or [])
-        self.engineered_names = {f["name"] for f in self.engineered}
         self.plan: list[tuple[str, list[str], Any]] = []
         for name, transformer, columns in preprocess.transformers_:
             if name == "remainder" or transformer == "drop":
                 continue
             self.plan.append(self._compile_step(transformer, list(columns)))
+        self.engineered = _needed(
+            features.features or [], {c for _, cs, _ in self.plan for c in cs}
+        )
+        self.engineered_names = {f["name"] for f in self.engineered}
         self.n_outputs = sum(
             len(cols) if kind != "onehot" else sum(len(t) for t in table)
             for kind, cols, table in self.plan

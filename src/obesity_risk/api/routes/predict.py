@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from loguru import logger
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from obesity_risk.api.deps import ModelDep, RawBodyDep, SettingsDep, StoreDep, TelemetryDep
+from obesity_risk.api.deps import RawBodyDep, ServingDep
 from obesity_risk.api.responses import FastJSONResponse
 from obesity_risk.api.schemas import BatchResponse, ErrorBody, PredictionResponse
 from obesity_risk.api.telemetry import Telemetry
@@ -157,10 +157,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
     @router.post("/predict", response_model=PredictionResponse, responses=ERRORS)
     async def predict(
         body: record,  # type: ignore[valid-type]
-        model: ModelDep,
-        store: StoreDep,
-        telemetry: TelemetryDep,
-        settings: SettingsDep,
+        serving: ServingDep,
         idempotency_key: IdempotencyKey = None,
     ) -> FastJSONResponse:
         """Predict the obesity level of one record.
@@ -168,9 +165,10 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         On the event loop: scoring one record takes well under a millisecond, and the commit is
         awaited (the log's writer thread resolves it), so no thread hand-off is paid per request.
         """
-        scored = _score(model, [body.__dict__], telemetry)
+        model, settings = serving.model, serving.settings
+        scored = _score(model, [body.__dict__], serving.telemetry)
         if settings.serving.log_predictions:
-            with _store_errors(settings, store) as log:
+            with _store_errors(settings, serving.store) as log:
                 scored.request_id = await log.write_async(
                     scored.request_id,
                     model.version,
@@ -179,7 +177,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                     scored.rows,
                     idempotency_key,
                 )
-        out = _body(scored, model, telemetry, settings)
+        out = _body(scored, model, serving.telemetry, settings)
         prediction = out.pop("predictions")[0]
         return FastJSONResponse({**out, **prediction})
 
@@ -196,10 +194,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
     )
     def predict_batch(
         raw: RawBodyDep,
-        model: ModelDep,
-        store: StoreDep,
-        telemetry: TelemetryDep,
-        settings: SettingsDep,
+        serving: ServingDep,
         idempotency_key: IdempotencyKey = None,
     ) -> FastJSONResponse:
         """Predict many records (up to the configured maximum), answers in input order.
@@ -213,9 +208,10 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"{len(records)} records in one batch; the maximum is {max_batch}",
             )
-        scored = _score(model, [r.__dict__ for r in records], telemetry)
+        model, settings = serving.model, serving.settings
+        scored = _score(model, [r.__dict__ for r in records], serving.telemetry)
         if settings.serving.log_predictions:
-            with _store_errors(settings, store) as log:
+            with _store_errors(settings, serving.store) as log:
                 scored.request_id = log.write(
                     scored.request_id,
                     model.version,
@@ -224,7 +220,6 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                     scored.rows,
                     idempotency_key,
                 )
-        out = _body(scored, model, telemetry, settings)
-        return FastJSONResponse(out)
+        return FastJSONResponse(_body(scored, model, serving.telemetry, settings))
 
     return router
