@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -241,7 +242,8 @@ def test_prediction_store_hanging_then_released(
             assert response.json()["detail"] == "prediction store did not commit within 2 s"
             assert time.monotonic() - started < 10
             for body in wait_all(base, 503, timeout=30):
-                assert "not answering" in body["reason"] or "queue" in body["reason"]
+                # a stuck commit or probe ("not answering"), or a new connection timing out
+                assert re.search(r"not answering|queue full|timeout", body["reason"]), body
             assert httpx.get(f"{base}/health", timeout=10).status_code == 200
         finally:
             release()

@@ -70,6 +70,11 @@ def _resolve(future: asyncio.Future) -> None:
         future.set_result(None)
 
 
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class PredictionStore(LogReader):
     """Append-only prediction log with group commit. Opening it never blocks on the database:
     the writer thread connects, creates the tables and keeps probing while it is down."""
@@ -89,6 +94,7 @@ class PredictionStore(LogReader):
         self._error: str | None = "not connected yet"
         self._inflight_since: float | None = None
         self._probed = threading.Event()
+        self._raw: Any = None  # the writer thread's own driver connection (see _insert_raw)
         self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=self.config.queue_max)
         self._writer = threading.Thread(target=self._run, name="prediction-store", daemon=True)
         self._writer.start()
@@ -198,13 +204,16 @@ class PredictionStore(LogReader):
             request_id, model_version, records, labels, probabilities, idempotency_key
         )
         loop = asyncio.get_running_loop()
-        pending.future = loop.create_future()
+        pending.future = future = loop.create_future()
         pending.loop = loop
         self._enqueue(pending)
+        timer = loop.call_later(self.config.commit_timeout_s, _expire, future)
         try:
-            await asyncio.wait_for(asyncio.shield(pending.future), self.config.commit_timeout_s)
+            await future
         except TimeoutError:
             raise self._timed_out() from None
+        finally:
+            timer.cancel()
         return self._outcome(pending)
 
     def wait_connected(self, timeout: float) -> bool:
@@ -222,6 +231,9 @@ class PredictionStore(LogReader):
                 self._probe()  # idle: notice an outage (or its end) before a request does
                 continue
             if first is None:
+                if self._raw is not None:
+                    with contextlib.suppress(Exception):
+                        self._raw.close()
                 return
             batch = [first]
             while True:
@@ -265,13 +277,17 @@ class PredictionStore(LogReader):
 
     def _commit(self, batch: list[_Pending]) -> None:
         """One transaction for the batch; on a data error, one per request (isolation)."""
+        dbapi = self.engine.dialect.loaded_dbapi
         try:
             self._ensure_schema()
-            with self.engine.begin() as conn:
-                self._insert(conn, batch)
+            if any(p.key is not None for p in batch):
+                with self.engine.begin() as conn:
+                    self._insert(conn, batch)
+            else:
+                self._insert_raw(batch)
             self._error = None
             return
-        except (sa.exc.IntegrityError, sa.exc.DataError):
+        except (sa.exc.IntegrityError, sa.exc.DataError, dbapi.IntegrityError, dbapi.DataError):
             pass  # some request's rows are refused: find which, commit the others
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # connection lost, timeout, disk full: nothing committed, every waiting request told
@@ -292,6 +308,27 @@ class PredictionStore(LogReader):
                     pending.error = exc
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 pending.error = exc
+
+    def _insert_raw(self, batch: list[_Pending]) -> None:
+        """The common case (no idempotency keys): the driver's ``executemany`` and ``commit`` on
+        a connection this writer thread keeps, without SQLAlchemy's per-transaction work (most
+        of a one-row commit). A failed connection is dropped and opened again next time."""
+        rows = [row for p in batch for row in p.rows]
+        params = rows if self._positional else [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+        if self._raw is None:
+            self._raw = self.engine.raw_connection()
+        try:
+            cursor = self._raw.cursor()
+            cursor.executemany(self._insert_sql, params)
+            cursor.close()
+            self._raw.commit()
+        except Exception:
+            raw, self._raw = self._raw, None
+            with contextlib.suppress(Exception):
+                raw.rollback()
+            with contextlib.suppress(Exception):
+                raw.invalidate()
+            raise
 
     def _insert(self, conn: sa.Connection, batch: list[_Pending]) -> None:
         keyed = {p.key: p for p in batch if p.key is not None}
