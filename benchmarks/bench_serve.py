@@ -127,25 +127,20 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     args = parser.parse_args()
 
     import mlflow
-    from serve_stages import stage_timings
+    from serve_stages import reference_pipeline, stage_timings
 
     from obesity_risk.config import load_settings
     from obesity_risk.data import load_dataset
-    from obesity_risk.features import build_pipeline
     from obesity_risk.inference import Predictor
     from obesity_risk.models import registry
     from obesity_risk.models.card import ModelCard
-    from obesity_risk.models.families import effective_family, make_estimator
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     settings = load_settings(
         paths={"mlruns_dir": str(tmp / "mlruns"), "models_dir": str(tmp / "models")},
         logging={"file": False},
     )
-    data = load_dataset(settings.path(settings.data.train_file), settings.data)
-    family = effective_family(settings, "lgbm")
-    estimator = make_estimator(settings, family, {"n_estimators": 300, "learning_rate": 0.05})
-    pipeline = build_pipeline(settings.data, settings.features, estimator).fit(data.X, data.y)
+    pipeline, data = reference_pipeline(settings)
     reg = registry.Registry(settings)
     with registry.tracking_scope(settings):
         with mlflow.start_run(

@@ -92,25 +92,10 @@ def main() -> int:
     parser.add_argument("--writes", type=int, default=300)
     args = parser.parse_args()
 
-    from obesity_risk.config import load_settings
-    from obesity_risk.data import load_dataset
-    from obesity_risk.features import build_pipeline
-    from obesity_risk.models.card import ModelCard
-    from obesity_risk.models.families import effective_family, make_estimator
-    from obesity_risk.models.registry import export_local
+    from serve_stages import exported_reference
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
-    settings = load_settings(paths={"models_dir": str(tmp / "models")}, logging={"file": False})
-    data = load_dataset(settings.path(settings.data.train_file), settings.data)
-    family = effective_family(settings, "lgbm")
-    estimator = make_estimator(settings, family, {"n_estimators": 300, "learning_rate": 0.05})
-    pipeline = build_pipeline(settings.data, settings.features, estimator).fit(data.X, data.y)
-    card = ModelCard(
-        name="obesity-risk", family="lgbm", version="1", classes=list(settings.data.classes)
-    )
-    export_local(settings, pipeline, data.X, card)
-    uci = load_dataset(settings.path(settings.data.external_file), settings.data, labelled=None)
-    bodies = uci.X.head(500).to_dict(orient="records")
+    _, bodies = exported_reference(tmp)
 
     commit: dict[str, list[float]] = {m: [] for m in MODES}
     http: dict[str, list[dict]] = {m: [] for m in MODES}

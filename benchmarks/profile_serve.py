@@ -25,30 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serve import BIN, free_port, load, wait_ready
 
 
-def main() -> int:  # noqa: PLR0915 - one linear script
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
 
-    from obesity_risk.config import load_settings
-    from obesity_risk.data import load_dataset
-    from obesity_risk.features import build_pipeline
-    from obesity_risk.models.card import ModelCard
-    from obesity_risk.models.families import effective_family, make_estimator
-    from obesity_risk.models.registry import export_local
+    from serve_stages import exported_reference
 
     tmp = Path(tempfile.mkdtemp(prefix="profile-serve-"))
-    settings = load_settings(paths={"models_dir": str(tmp / "models")}, logging={"file": False})
-    data = load_dataset(settings.path(settings.data.train_file), settings.data)
-    family = effective_family(settings, "lgbm")
-    estimator = make_estimator(settings, family, {"n_estimators": 300, "learning_rate": 0.05})
-    pipeline = build_pipeline(settings.data, settings.features, estimator).fit(data.X, data.y)
-    card = ModelCard(name="obesity-risk", family="lgbm", version="1", classes=list(data.y.unique()))
-    export_local(settings, pipeline, data.X, card)
-    uci = load_dataset(settings.path(settings.data.external_file), settings.data, labelled=None)
-    records = uci.X.head(500).to_dict(orient="records")
+    _, records = exported_reference(tmp)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
     env |= {

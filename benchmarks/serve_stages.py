@@ -1,6 +1,8 @@
-"""In-process timings of one prediction request, stage by stage, and the true floor.
+"""The serving benchmarks' reference model, and in-process timings of one prediction request,
+stage by stage, with the true floor.
 
-Used by ``bench_serve.py``. Every stage runs the package's own code on one record:
+Used by ``bench_serve.py``, ``bench_store.py`` and ``profile_serve.py``. Every stage runs the
+package's own code on one record:
 
 - parse+validate: the record model validating the JSON bytes (what FastAPI's body does);
 - features: the compiled pipeline turning the record into the model's float64 row;
@@ -22,6 +24,37 @@ from typing import Any
 
 import numpy as np
 import orjson
+
+
+def reference_pipeline(settings: Any) -> tuple[Any, Any]:
+    """(pipeline, training data): engineered features + ColumnTransformer + LightGBM 300 trees
+    fitted on every S4E2 row, the model every serving figure is measured with."""
+    from obesity_risk.data import load_dataset
+    from obesity_risk.features import build_pipeline
+    from obesity_risk.models.families import effective_family, make_estimator
+
+    data = load_dataset(settings.path(settings.data.train_file), settings.data)
+    family = effective_family(settings, "lgbm")
+    estimator = make_estimator(settings, family, {"n_estimators": 300, "learning_rate": 0.05})
+    return build_pipeline(settings.data, settings.features, estimator).fit(data.X, data.y), data
+
+
+def exported_reference(tmp: Path, records: int = 500) -> tuple[Any, list[dict]]:
+    """Fit the reference pipeline, export it under ``tmp/models`` as version 1; return the
+    settings pointing there and ``records`` UCI records to send."""
+    from obesity_risk.config import load_settings
+    from obesity_risk.data import load_dataset
+    from obesity_risk.models.card import ModelCard
+    from obesity_risk.models.registry import export_local
+
+    settings = load_settings(paths={"models_dir": str(tmp / "models")}, logging={"file": False})
+    pipeline, data = reference_pipeline(settings)
+    card = ModelCard(
+        name="obesity-risk", family="lgbm", version="1", classes=list(settings.data.classes)
+    )
+    export_local(settings, pipeline, data.X, card)
+    uci = load_dataset(settings.path(settings.data.external_file), settings.data, labelled=None)
+    return settings, uci.X.head(records).to_dict(orient="records")
 
 
 def per_call(fn: Callable[[], Any], repeat: int, warmup: int = 50) -> float:

@@ -19,7 +19,7 @@ import pandas as pd
 from loguru import logger
 from pydantic import TypeAdapter, ValidationError
 
-from obesity_risk.config import DataSchema
+from obesity_risk.config import DataSchema, Settings
 from obesity_risk.data import validate_frame
 from obesity_risk.errors import DataValidationError
 from obesity_risk.models.card import ModelCard
@@ -63,6 +63,11 @@ class Predictor:
         except (UnsupportedPipelineError, AttributeError, KeyError) as exc:
             logger.warning("scoring through the sklearn pipeline (no compiled path: {})", exc)
             self.compiled = None
+
+    @classmethod
+    def configured(cls, model: LoadedModel, settings: Settings) -> Predictor:
+        """A predictor with the configuration's schema and serving threads."""
+        return cls(model, settings.data, settings.serving.model_threads)
 
     @property
     def card(self) -> ModelCard:

@@ -16,7 +16,7 @@ def predict_file(settings: Settings, input_csv: Path, output_csv: Path) -> int:
     Nothing is written when the input is invalid; the error names the failing rows and columns.
     """
     data = load_dataset(input_csv, settings.data, labelled=None)
-    predictor = Predictor(load_champion(settings), settings.data, settings.serving.model_threads)
+    predictor = Predictor.configured(load_champion(settings), settings)
     scored = predictor.predict_frame(data.X).frame(index=data.X.index)
     if data.ids is not None:
         scored.insert(0, str(data.ids.name), data.ids)

@@ -54,17 +54,7 @@ class PostgresServer:
         self._run(
             _binary("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
         )
-        self._run(
-            _binary("pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(self.dir / "server.log"),
-            "-w",
-            "start",
-            "-o",
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on",
-        )
+        self.resume()
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -91,7 +81,7 @@ class PostgresServer:
         self._run(_binary("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
 
     def resume(self) -> None:
-        """Start the halted server again on the same port and data."""
+        """Start the server (again, after :meth:`halt`) on its port and data."""
         self._run(
             _binary("pg_ctl"),
             "-D",

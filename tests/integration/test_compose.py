@@ -12,11 +12,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
+def compose_config(tmp_path: Path, env_text: str) -> dict:
+    """``docker-compose config`` of the stack with ``env_text`` as its .env, parsed."""
     compose = shutil.which("docker-compose")
     assert compose, "Debian's docker-compose is required to validate the file (.ci/run installs it)"
     env = tmp_path / ".env"
-    env.write_text((ROOT / ".env.example").read_text())
+    env.write_text(env_text)
     result = subprocess.run(
         [compose, "--env-file", str(env), "-f", str(ROOT / "docker-compose.yaml"), "config"],
         capture_output=True,
@@ -25,8 +26,11 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    config = yaml.safe_load(result.stdout)
-    services = config["services"]
+    return yaml.safe_load(result.stdout)
+
+
+def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
+    services = compose_config(tmp_path, (ROOT / ".env.example").read_text())["services"]
     assert set(services) == {
         "preflight",
         "postgres",
@@ -119,23 +123,7 @@ def test_dockerfile_runs_the_api_as_non_root_with_a_healthcheck() -> None:
 
 def _preflight(tmp_path: Path, env_text: str) -> subprocess.CompletedProcess:
     """Run the compose preflight check itself (its shell script, its environment)."""
-    env_file = tmp_path / "check.env"
-    env_file.write_text(env_text)
-    config = subprocess.run(
-        [
-            shutil.which("docker-compose"),
-            "--env-file",
-            str(env_file),
-            "-f",
-            str(ROOT / "docker-compose.yaml"),
-            "config",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    service = yaml.safe_load(config.stdout)["services"]["preflight"]
+    service = compose_config(tmp_path, env_text)["services"]["preflight"]
     script = service["command"][0].replace("$$", "$")  # what compose runs (1.29 keeps $$)
     return subprocess.run(
         ["/bin/sh", "-c", script],

@@ -21,7 +21,6 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.models.registry import export_local
 from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
-from tests.integration.pg import PostgresServer
 
 pytestmark = pytest.mark.slow
 HELPER = """
@@ -35,13 +34,6 @@ class Passthrough(TransformerMixin, BaseEstimator):
     def transform(self, X):
         return X
 """
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,18 +11,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.integration.pg import PostgresServer
 from tests.integration.test_server_process import assert_kill_9_durable, start_server
 from tests.store_checks import assert_store_round_trip
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 def test_prediction_store_round_trip_on_postgres(postgres) -> None:

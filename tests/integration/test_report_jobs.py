@@ -17,18 +17,10 @@ from obesity_risk.models.train import reference_frame
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.jobs import JobsBusyError, JobStore
 from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths, make_card
-from tests.integration.pg import PostgresServer
 from tests.integration.test_faults import serve, wait_all
 
 pytestmark = pytest.mark.slow
 TOKEN = "jobs-admin-token-0123456789"
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -46,7 +46,7 @@ class ModelHolder:
 
     def _load(self) -> Predictor:
         importlib.invalidate_caches()  # a module installed since the last failure is found
-        return Predictor(self.loader(), self.settings.data, self.settings.serving.model_threads)
+        return Predictor.configured(self.loader(), self.settings)
 
     def load(self) -> bool:
         """Load if nothing is loaded; a failure leaves the service not ready with the reason."""

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from obesity_risk.data import file_sha256
 from obesity_risk.errors import ObesityRiskError
 
 CARD_FILE = "card.json"
@@ -143,19 +144,10 @@ def pickled_file(model_dir: Path) -> str:
         raise IntegrityError(f"{mlmodel}: not an MLflow sklearn model ({exc})") from None
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MB chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def artifact_digests(model_dir: Path) -> dict[str, str]:
     """``{pickled model file: sha256}`` of an MLflow sklearn model directory."""
     name = pickled_file(model_dir)
-    return {name: sha256_file(Path(model_dir) / name)}
+    return {name: file_sha256(Path(model_dir) / name)}
 
 
 def verify_artifacts(model_dir: Path, card: ModelCard, signing_key: str | None = None) -> None:
@@ -176,7 +168,7 @@ def verify_artifacts(model_dir: Path, card: ModelCard, signing_key: str | None =
         if not path.resolve().is_relative_to(Path(model_dir).resolve()):
             raise IntegrityError(f"{source}: artifact path {relative!r} leaves the model folder")
         try:
-            actual = sha256_file(path)
+            actual = file_sha256(path)
         except OSError as exc:
             raise IntegrityError(f"{source}: cannot read {relative}: {exc}") from None
         if not hmac.compare_digest(actual, expected):

@@ -21,11 +21,15 @@ class LogReader:
     engine: sa.Engine
     _schema_ready: bool
 
+    def _ensure_schema(self) -> None:
+        """Create the tables on first use (the writer, a probe or a reader, whichever first)."""
+        if not self._schema_ready:
+            create_tables(self.engine)
+            self._schema_ready = True
+
     def _reading(self) -> None:
         try:
-            if not self._schema_ready:
-                create_tables(self.engine)
-                self._schema_ready = True
+            self._ensure_schema()
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"prediction store {safe_url(self.url)} is unusable: {exc}".splitlines()[0]

@@ -98,9 +98,7 @@ def run_reports(
             f"unknown report kind(s) {unknown}; known: {', '.join(reports.KINDS)}"
         )
     if predictor is None:
-        predictor = Predictor(
-            load_champion(settings), settings.data, settings.serving.model_threads
-        )
+        predictor = Predictor.configured(load_champion(settings), settings)
     reference = load_reference(settings, predictor.model)
     current = current_frame(settings, predictor, window)
     labelled = settings.data.target in current.columns

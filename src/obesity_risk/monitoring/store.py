@@ -36,7 +36,7 @@ from obesity_risk.config.settings import StoreConfig
 from obesity_risk.errors import StoreError
 from obesity_risk.monitoring.database import as_utc, make_engine, safe_url
 from obesity_risk.monitoring.reading import LogReader
-from obesity_risk.monitoring.tables import METADATA, PREDICTIONS, REQUESTS, create_tables
+from obesity_risk.monitoring.tables import METADATA, PREDICTIONS, REQUESTS
 
 COLUMNS = ("request_id", "created_at", "model_version", "label", "probabilities", "inputs")
 PROBE_INTERVAL_S = 1.0
@@ -110,11 +110,6 @@ class PredictionStore(LogReader):
         if self._error is not None:
             return f"prediction store {safe_url(self.url)} unavailable: {self._error}"
         return None
-
-    def _ensure_schema(self) -> None:
-        if not self._schema_ready:
-            create_tables(self.engine)
-            self._schema_ready = True
 
     # ------------------------------------------------------------------ writing
     def _pending(
