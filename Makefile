@@ -30,7 +30,7 @@ run: install  ## set up, train the default budget, build the reports, print wher
 	$(BIN)/obesity-risk report --kind all --current data/raw/obesity_uci_original.csv || test $$? -eq 3
 	@echo ""
 	@echo "  training summary : reports/training/summary.json"
-	@echo "  champion export  : models/champion/ (MLflow model + metadata.json + reference.parquet)"
+	@echo "  champion export  : models/champion/ (MLflow model + card.json + reference.parquet)"
 	@echo "  drift reports    : reports/monitoring/index.html (open in a browser)"
 	@echo "  MLflow store     : mlruns/ (browse: make mlflow -> http://localhost:$(MLFLOW_PORT))"
 	@echo "  notebooks        : make lab -> http://localhost:$(LAB_PORT)"
