@@ -88,7 +88,7 @@ bench-serve: install  ## serving over HTTP: API vs no-model FastAPI ceiling vs `
 	$(BIN)/python benchmarks/bench_serve.py
 
 bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUDGET).json
-	$(BIN)/python benchmarks/bench_train.py --budget $(BUDGET)
+	$(BIN)/python benchmarks/bench_train.py --budget $(BUDGET) --ablation
 
 clean:  ## remove generated stores and reports (keeps data/raw and the venv)
 	rm -rf mlruns logs models/champion reports/training .pytest_cache

@@ -69,9 +69,9 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     from obesity_risk.data import load_dataset
     from obesity_risk.features import build_pipeline
     from obesity_risk.models.card import CardMetrics, ModelCard
+    from obesity_risk.models.evaluation import evaluate, reference_frame
     from obesity_risk.models.families import effective_family, make_estimator
     from obesity_risk.models.registry import export_local
-    from obesity_risk.models.train import evaluate, reference_frame
     from obesity_risk.monitoring import KINDS, reports
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))

@@ -30,7 +30,7 @@ WORKER = textwrap.dedent(
     from obesity_risk.config.settings import ParamSpace
     from obesity_risk.data import load_dataset, sample_stratified
     from obesity_risk.models.families import effective_family
-    from obesity_risk.models.train import make_folds
+    from obesity_risk.models.splits import TrainingData
     from obesity_risk.models.tune import run_study
 
     storage, n_trials = (None if sys.argv[1] == "memory" else sys.argv[1]), int(sys.argv[2])
@@ -43,7 +43,7 @@ WORKER = textwrap.dedent(
     X, y = sample_stratified(data.X, data.y, 3000, 0)
     family = effective_family(settings, "lgbm", budget)
     started = time.perf_counter()
-    result = run_study(settings, "lgbm", family, budget, X, y, make_folds(y, 3, 0),
+    result = run_study(settings, "lgbm", family, budget, TrainingData.for_cv(X, y, 3, 0),
                        storage=storage, show_progress_bar=False)
     print(json.dumps({"optimize_s": time.perf_counter() - started, "trials": n_trials}))
     """

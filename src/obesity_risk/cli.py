@@ -76,13 +76,16 @@ def train(
 def predict(
     input_csv: Annotated[Path, typer.Option("--input", "-i", help="CSV of records to score.")],
     output_csv: Annotated[Path, typer.Option("--output", "-o", help="Where to write predictions.")],
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Add the top input columns behind each label.")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Score a CSV with the champion: one output row per input row, in order."""
     from obesity_risk.predict import predict_file
 
     settings = _settings(config)
-    written = predict_file(settings, input_csv, output_csv)
+    written = predict_file(settings, input_csv, output_csv, explain)
     logger.success("wrote {} predictions to {}", written, output_csv)
 
 

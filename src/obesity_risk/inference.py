@@ -21,13 +21,19 @@ from pydantic import TypeAdapter, ValidationError
 
 from obesity_risk.config import DataSchema, Settings
 from obesity_risk.data import validate_frame
-from obesity_risk.errors import DataValidationError
+from obesity_risk.errors import DataValidationError, ObesityRiskError
+from obesity_risk.explain import Explanation, explain_blend, explain_member, explanations
 from obesity_risk.models.card import ModelCard
+from obesity_risk.models.ensemble import BlendClassifier, CompiledBlend
 from obesity_risk.models.fastpath import CompiledPipeline, UnsupportedPipelineError
 from obesity_risk.models.registry import LoadedModel
 from obesity_risk.records import record_model
 
 _MAX_LISTED = 10
+
+
+class ExplainError(ObesityRiskError):
+    """The loaded model cannot be explained."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,11 @@ class Predictor:
         self.record = record_model(schema)
         self._records = TypeAdapter(list[self.record])  # type: ignore[name-defined]
         try:
-            self.compiled: CompiledPipeline | None = CompiledPipeline(model.pipeline, n_threads)
+            self.compiled: CompiledPipeline | CompiledBlend | None = (
+                CompiledBlend(model.pipeline, n_threads)
+                if isinstance(model.pipeline, BlendClassifier)
+                else CompiledPipeline(model.pipeline, n_threads)
+            )
         except (UnsupportedPipelineError, AttributeError, KeyError) as exc:
             logger.warning("scoring through the sklearn pipeline (no compiled path: {})", exc)
             self.compiled = None
@@ -126,7 +136,7 @@ class Predictor:
         """Score a validated frame (the fast path reads its columns without copying rows)."""
         unknown = self._unknown(frame)
         if self.compiled is not None:
-            proba = self.compiled.predict_matrix(self.compiled.transform_frame(frame))
+            proba = self.compiled.predict_frame(frame)
         else:
             proba = self.model.pipeline.predict_proba(frame)
         return self._predictions(proba, unknown)
@@ -135,6 +145,37 @@ class Predictor:
         """Validate and score a frame: ``prediction`` + probabilities, index kept."""
         valid = self.validate_frame(frame, source)
         return self.predict_frame(valid).frame(index=valid.index)
+
+    # ------------------------------------------------------------------ explanations
+    def explain_records(
+        self, records: Sequence[Mapping[str, Any]], top: int = 5
+    ) -> tuple[Predictions, list[Explanation]]:
+        """Predictions and, per record, the top input columns behind its predicted class.
+
+        Raises:
+            ExplainError: the model has no compiled form (no explanation path).
+        """
+        predictions = self.predict_records(records)
+        return predictions, self._explain(lambda c: c.transform(records), predictions, top)
+
+    def explain_frame(
+        self, frame: pd.DataFrame, top: int = 5
+    ) -> tuple[Predictions, list[Explanation]]:
+        """:meth:`explain_records` for a validated frame."""
+        predictions = self.predict_frame(frame)
+        return predictions, self._explain(lambda c: c.transform_frame(frame), predictions, top)
+
+    def _explain(self, transform: Any, predictions: Predictions, top: int) -> list[Explanation]:
+        label_index = np.argmax(predictions.probabilities, axis=1)
+        if isinstance(self.compiled, CompiledBlend):
+            by_column, base, space = explain_blend(self.compiled.parts, transform, label_index)
+        elif isinstance(self.compiled, CompiledPipeline):
+            by_column, base, space = explain_member(
+                self.compiled, transform(self.compiled), label_index, probability=False
+            )
+        else:
+            raise ExplainError("this model has no compiled form: explanations are unavailable")
+        return explanations(by_column, base, predictions.labels, space, top)
 
     def _unknown(self, frame: pd.DataFrame) -> dict[str, int]:
         guard = getattr(self.model.pipeline, "named_steps", {}).get("guard")

@@ -356,3 +356,28 @@ def test_pipeline_fallback_path_gives_the_same_answers(api_settings, small_pipel
     np.testing.assert_allclose(
         got.to_numpy(), small_pipeline.predict_proba(uci.X.head(50)), atol=1e-12
     )
+    # no compiled form, no explanation path: a clear 501, not a stack trace
+    with TestClient(create_app(api_settings, loader=lambda: loaded)) as test_client:
+        response = test_client.post("/predict?explain=true", json=record(uci, 0))
+    assert (
+        response.status_code == 501 and "explanations are unavailable" in response.json()["detail"]
+    )
+
+
+def test_explain_adds_the_top_columns_and_plain_predict_does_not(
+    client: TestClient, uci, api_settings
+) -> None:
+    plain = client.post("/predict", json=record(uci, 5)).json()
+    assert "explanation" not in plain
+    body = client.post("/predict?explain=true", json=record(uci, 5)).json()
+    assert body["label"] == plain["label"] and body["probabilities"] == plain["probabilities"]
+    why = body["explanation"]
+    assert why["label"] == body["label"] and why["space"] == "raw score (log-odds)"
+    assert len(why["contributions"]) == api_settings.serving.explain_top
+    total = why["base_value"] + sum(why["contributions"].values()) + why["other"]
+    assert total == pytest.approx(why["value"], abs=1e-9)
+    batch = client.post(
+        "/predict/batch?explain=true", json={"records": [record(uci, i) for i in range(20)]}
+    ).json()
+    assert all(p["explanation"]["label"] == p["label"] for p in batch["predictions"])
+    assert client.post("/predict?explain=maybe", json=record(uci, 5)).status_code == 422

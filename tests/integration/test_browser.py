@@ -96,6 +96,13 @@ def test_form_predicts_in_a_real_browser(server: str, browser, small_pipeline) -
     )
     assert label == small_pipeline.predict(frame)[0]
     assert label.startswith("Obesity")
+    # the explanation: one bar per top input column, Weight (or BMI) among the largest
+    assert browser.find_element(By.ID, "why-label").text == label
+    names = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#why > span:not(.num)")]
+    bars = browser.find_elements(By.CSS_SELECTOR, "#why .bar")
+    assert len(names) == len(bars) == 5
+    assert {"Weight", "BMI"} & set(names[:2]), names
+    assert bars[0].get_attribute("style").startswith("width: 100")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
     figures = ROOT / "reports" / "figures"
@@ -124,7 +131,7 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
     from selenium.common.exceptions import WebDriverException
 
     from obesity_risk.data import load_dataset
-    from obesity_risk.models.train import reference_frame
+    from obesity_risk.models.evaluation import reference_frame
     from obesity_risk.monitoring import reports
     from obesity_risk.monitoring.rules import evaluate
     from tests.conftest import TRAIN_CSV, UCI_CSV

@@ -21,8 +21,8 @@ from obesity_risk.config import load_settings
 from obesity_risk.config.settings import DriftRule
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
+from obesity_risk.models.evaluation import reference_frame
 from obesity_risk.models.registry import export_local
-from obesity_risk.models.train import reference_frame
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.rules import act, evaluate, lookup, post_webhook
 from obesity_risk.monitoring.service import Window, run_reports

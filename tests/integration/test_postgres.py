@@ -35,7 +35,7 @@ WORKER = textwrap.dedent(
     from obesity_risk.config import load_settings
     from obesity_risk.data import load_dataset, sample_stratified
     from obesity_risk.models.families import effective_family
-    from obesity_risk.models.train import make_folds
+    from obesity_risk.models.splits import TrainingData
     from obesity_risk.models.tune import run_study
 
     storage, n_trials = sys.argv[1], int(sys.argv[2])
@@ -45,8 +45,8 @@ WORKER = textwrap.dedent(
     )
     data = load_dataset(settings.path(settings.data.train_file), settings.data)
     X, y = sample_stratified(data.X, data.y, 2000, 0)
-    result = run_study(settings, "dt", effective_family(settings, "dt", budget), budget, X, y,
-                       make_folds(y, 3, 0), storage=storage, show_progress_bar=False)
+    result = run_study(settings, "dt", effective_family(settings, "dt", budget), budget,
+                       TrainingData.for_cv(X, y, 3, 0), storage=storage, show_progress_bar=False)
     print(json.dumps({"best": result.best_value}))
     """
 )

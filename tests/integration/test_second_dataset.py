@@ -30,6 +30,11 @@ features:
   engineered:
     - {{name: debt_to_income, op: ratio, inputs: {{num: debt, den: income}}}}
   selected: null
+evaluation:
+  slices:
+    - {{column: region}}
+    - {{column: debt_to_income, bins: [0, 0.3, 0.6, 100]}}
+  gate: {{min_accuracy: 0.8, max_slice_drop: 0.05}}
 models:
   budgets:
     tiny:
@@ -76,6 +81,9 @@ def test_binary_dataset_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert card["metrics"]["external_accuracy"] is None
     assert "debt_to_income" in card["features"]["numeric"]
     assert set(summary["studies"]) == {"dt", "lgbm"}
+    assert summary["rows"]["test"] == 80 and card["metrics"]["test_accuracy"] > 0.8
+    assert {s["column"] for s in card["slices"]} == {"region", "debt_to_income"}
+    assert summary["ensemble"] is not None  # two families: a blend was fitted and compared
 
     batch = make_loans(50, 1).drop(columns="defaulted")
     batch_csv = tmp_path / "batch.csv"
@@ -94,6 +102,29 @@ def test_binary_dataset_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert scored["loan_id"].tolist() == batch["loan_id"].tolist()
     assert set(scored["prediction"]) <= {"no", "yes"}
     np.testing.assert_allclose(scored[["proba_no", "proba_yes"]].sum(axis=1), 1.0)
+    explained = tmp_path / "explained.csv"
+    result = cli(
+        "predict",
+        "-i",
+        str(batch_csv),
+        "-o",
+        str(explained),
+        "--explain",
+        "--config",
+        str(config),
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    why = pd.read_csv(explained)
+    assert why["prediction"].tolist() == scored["prediction"].tolist()
+    first = json.loads(why["explanation"][0])
+    assert "(other)" in first and set(first) - {"(other)"} <= {
+        "income",
+        "debt",
+        "region",
+        "grade",
+        "debt_to_income",
+    }
 
 
 def test_a_family_whose_trials_all_fail_is_skipped_not_fatal(tmp_path: Path) -> None:

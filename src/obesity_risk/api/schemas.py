@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from obesity_risk.explain import Explanation
 from obesity_risk.models.card import ModelCard
 from obesity_risk.records import record_model
 
@@ -17,6 +18,9 @@ class Prediction(BaseModel):
 
     label: str = Field(description="most probable class")
     probabilities: dict[str, float] = Field(description="probability per class")
+    explanation: Explanation | None = Field(
+        None, description="with ?explain=true: the top input columns behind the label"
+    )
 
 
 class PredictionResponse(Prediction):

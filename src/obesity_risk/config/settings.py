@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from obesity_risk.config.training import EnsembleConfig, EvaluationConfig
 from obesity_risk.errors import ConfigError
 from obesity_risk.formulas import OPS
 
@@ -83,7 +84,12 @@ class DataSchema(_Strict):
     id_column: str | None = None
     target: str
     classes: list[str] = Field(min_length=2)
-    validation_size: float = Field(0.15, gt=0.0, lt=0.9)
+    validation_size: float = Field(0.15, gt=0.0, lt=0.9)  # promotion, gate, blend check
+    test_size: float = Field(0.1, ge=0.0, lt=0.5)  # untouched: reported, never selected on
+    # the external (original) file: none | validate (scored, optimistic: it is the source of
+    # the synthetic rows) | augment (added to training folds only, repeated external_repeat x)
+    external_usage: Literal["none", "validate", "augment"] = "validate"
+    external_repeat: int = Field(1, ge=1, le=10)
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     example: dict[str, Any] | None = None  # one valid record: API docs and the form's defaults
 
@@ -328,6 +334,7 @@ class ServingConfig(_Strict):
     workers: int = Field(1, ge=1)
     worker_ready_timeout_s: int = Field(60, ge=1)
     max_batch: int = Field(10000, ge=1)
+    explain_top: int = Field(5, ge=1, le=100)  # input columns per explanation (?explain=true)
     model_source: Literal["registry", "local"] = "registry"
     model_threads: int = Field(2, ge=1)
     prediction_store: str | None = None
@@ -363,6 +370,8 @@ class Settings(_Strict):
     data: DataSchema
     features: FeatureConfig = FeatureConfig()
     models: ModelsConfig
+    ensemble: EnsembleConfig = EnsembleConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
     logging: LoggingConfig = LoggingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
@@ -383,6 +392,12 @@ class Settings(_Strict):
             unknown = set(self.features.selected) - known
             if unknown:
                 raise ValueError(f"features.selected: unknown columns {sorted(unknown)}")
+        for item in self.evaluation.slices:
+            if item.column not in known:
+                raise ValueError(f"evaluation.slices: unknown column {item.column!r}")
+        unknown = set(self.ensemble.families or ()) - set(self.models.families)
+        if unknown:
+            raise ValueError(f"ensemble.families: unknown families {sorted(unknown)}")
         return self
 
     # ------------------------------------------------------------------ derived paths

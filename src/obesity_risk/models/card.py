@@ -45,6 +45,10 @@ class CardMetrics(_Frozen):
     cv_f1_macro: float | None = None
     val_accuracy: float | None = None
     val_f1_macro: float | None = None
+    test_accuracy: float | None = None  # the untouched split: reported, never selected on
+    test_f1_macro: float | None = None
+    test_log_loss: float | None = None
+    test_ece: float | None = None  # top-label expected calibration error
     external_accuracy: float | None = None
     external_f1_macro: float | None = None
 
@@ -72,6 +76,12 @@ class ModelCard(_Frozen):
     classes: list[str] = Field(default_factory=list)
     features: CardFeatures = CardFeatures()
     params: dict[str, Any] = Field(default_factory=dict)
+    members: dict[str, float] = Field(
+        default_factory=dict, description="ensemble: family -> blend weight"
+    )
+    class_weights: list[float] | None = None
+    slices: list[dict[str, Any]] = Field(default_factory=list, description="test split")
+    rows: dict[str, int] = Field(default_factory=dict)
     data: dict[str, str] = Field(default_factory=dict, description="data file -> sha256")
     artifacts: dict[str, str] = Field(
         default_factory=dict, description="model file deserialized at load -> sha256"
@@ -195,6 +205,7 @@ class StudySummary(_Frozen):
     wall_s: float
     val_accuracy: float
     val_f1_macro: float
+    test_accuracy: float | None = None
 
 
 class ChampionSummary(_Frozen):
@@ -203,6 +214,7 @@ class ChampionSummary(_Frozen):
     card: ModelCard
     alias: str
     promoted: bool
+    reason: str = ""
     previous_champion_val_accuracy: float | None = None
     model_uri: str
     alias_uri: str
@@ -224,5 +236,9 @@ class TrainingSummary(_Frozen):
     features: dict[str, list[str] | None]
     champion: ChampionSummary
     studies: dict[str, StudySummary]
+    ensemble: dict[str, Any] | None = None  # the blend fitted on out-of-fold predictions
+    steps: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="OOF and test accuracy after each step"
+    )
     skipped_families: dict[str, str] = Field(default_factory=dict)
     wall_s: float

@@ -88,7 +88,7 @@ def native_proba(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     return None
 
 
-def _needed(specs: list[dict[str, Any]], used: set[str]) -> list[dict[str, Any]]:
+def needed_features(specs: list[dict[str, Any]], used: set[str]) -> list[dict[str, Any]]:
     """The engineered features the model's columns need, directly or through another feature
     (in their order). The pipeline computes them all; the others never reach the model."""
     needed, kept = set(used), []
@@ -119,7 +119,7 @@ class CompiledPipeline:
             if name == "remainder" or transformer == "drop":
                 continue
             self.plan.append(self._compile_step(transformer, list(columns)))
-        self.engineered = _needed(
+        self.engineered = needed_features(
             features.features or [], {c for _, cs, _ in self.plan for c in cs}
         )
         self.engineered_names = {f["name"] for f in self.engineered}
@@ -222,6 +222,10 @@ class CompiledPipeline:
     def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Class probabilities, columns in ``classes`` order."""
         return self.predict_matrix(self.transform(records))
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class probabilities of a validated frame."""
+        return self.predict_matrix(self.transform_frame(frame))
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Class probabilities of prepared rows (one-thread estimator copy for small batches)."""

@@ -1,158 +1,88 @@
-"""Training: studies per family, refit, evaluation, feature selection, registration, summary."""
+"""Training orchestration: studies per family, the ensemble, evaluation, registration, promotion.
+
+Each step lives in its own module and exchanges typed objects: :mod:`splits` (who sees which
+rows), :mod:`tune` (studies, out-of-fold probabilities), :mod:`selection`, :mod:`ensemble`,
+:mod:`evaluation`, :mod:`promotion`. This module wires them to MLflow and the registry.
+"""
 
 from __future__ import annotations
 
 import json
 import tempfile
 import time
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
-import pandas as pd
 from loguru import logger
-from matplotlib.figure import Figure
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import (
-    ConfusionMatrixDisplay,
-    accuracy_score,
-    classification_report,
-    f1_score,
-)
-from sklearn.model_selection import StratifiedKFold, train_test_split
-from sklearn.pipeline import Pipeline
+from pydantic import BaseModel, ConfigDict
+from sklearn.metrics import classification_report
 
 from obesity_risk import __version__
 from obesity_risk.config import Settings
 from obesity_risk.config.settings import Budget
-from obesity_risk.data import file_sha256, load_dataset, sample_stratified, split
-from obesity_risk.errors import ConfigError, ModelNotFoundError, ObesityRiskError
+from obesity_risk.data import file_sha256
+from obesity_risk.errors import ConfigError
 from obesity_risk.features import build_pipeline, model_columns
 from obesity_risk.models import registry
 from obesity_risk.models.card import (
     CardFeatures,
     CardMetrics,
     ChampionSummary,
-    IntegrityError,
     ModelCard,
     StudySummary,
     TrainingSummary,
 )
-from obesity_risk.models.families import clip_to_space, effective_family, make_estimator
-from obesity_risk.models.tune import (
-    Folds,
-    NoCompletedTrialError,
-    StudyResult,
-    cross_validate,
-    run_study,
+from obesity_risk.models.ensemble import BlendClassifier, BlendFit, blend, fit_blend, reweight
+from obesity_risk.models.evaluation import (
+    SplitMetrics,
+    confusion_figure,
+    reference_frame,
+    reliability,
+    reliability_figure,
+    slice_metrics,
+    split_metrics,
 )
+from obesity_risk.models.families import effective_family, make_estimator
+from obesity_risk.models.promotion import decide
+from obesity_risk.models.selection import select_features
+from obesity_risk.models.splits import TrainingData, load_training_data
+from obesity_risk.models.tune import NoCompletedTrialError, StudyResult, run_study
+
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
-# ----------------------------------------------------------------------------- pure helpers
-def evaluate(pipeline: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
-    """Accuracy and macro-F1 of a fitted pipeline."""
-    predicted = pipeline.predict(X)
-    return {
-        "accuracy": float(accuracy_score(y, predicted)),
-        "f1_macro": float(f1_score(y, predicted, average="macro")),
-    }
+class Candidate(BaseModel):
+    """A fitted model that may become champion, with its figures on every split."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str  # a family, or "ensemble"
+    pipeline: Any
+    oof: np.ndarray
+    cv: SplitMetrics
+    validation: SplitMetrics
+    test: SplitMetrics | None
+    params: dict[str, Any]
+    run_id: str
+    model_uri: str
 
 
-def confusion_figure(pipeline: Any, X: pd.DataFrame, y: pd.Series, title: str) -> Figure:
-    """Confusion matrix (row-normalised) as a matplotlib Figure (no pyplot state)."""
-    fig = Figure(figsize=(9, 8))
-    ax = fig.add_subplot()
-    ConfusionMatrixDisplay.from_predictions(
-        y,
-        pipeline.predict(X),
-        labels=list(pipeline.classes_),
-        normalize="true",
-        values_format=".2f",
-        xticks_rotation=45,
-        ax=ax,
-        colorbar=False,
-    )
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+def _figures(
+    pipeline: Any, data: TrainingData, bins: int
+) -> tuple[SplitMetrics, SplitMetrics | None]:
+    classes = [str(c) for c in pipeline.classes_]
+    val = split_metrics(pipeline.predict_proba(data.validation.X), data.validation.y, classes, bins)
+    test = None
+    if len(data.test):
+        test = split_metrics(pipeline.predict_proba(data.test.X), data.test.y, classes, bins)
+    return val, test
 
 
-def reference_frame(pipeline: Any, X: pd.DataFrame, y: pd.Series, target: str) -> pd.DataFrame:
-    """Monitoring reference: the training rows, their labels and the model's predictions."""
-    frame = X.assign(**{target: y.to_numpy(), "prediction": pipeline.predict(X)})
-    return frame.reset_index(drop=True)
-
-
-def make_folds(y: pd.Series, n_folds: int, seed: int) -> Folds:
-    """Seeded stratified k-fold indices."""
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y)), y))
-
-
-def select_features(
-    settings: Settings,
-    X: pd.DataFrame,
-    y: pd.Series,
-    folds: Folds,
-    family: str = "lgbm",
-    budget: Budget | None = None,
-) -> dict[str, Any]:
-    """Permutation-importance feature selection over every model column.
-
-    Fits ``family`` (its first warm-start configuration) with *all* raw and engineered columns
-    on a split of ``X``, measures the accuracy drop when each column is shuffled, keeps the
-    columns whose drop is positive, then compares CV accuracy of the kept columns with the
-    configured ``features.selected``. ``selected`` is the kept list when it scores better,
-    else None (keep the configuration).
-    """
-    fam = effective_family(settings, family, budget)
-    params = clip_to_space(fam.warm_start[0], fam.space) if fam.warm_start else {}
-
-    def pipeline_for(selected: list[str] | None) -> Pipeline:
-        features = settings.features.model_copy(update={"selected": selected})
-        return build_pipeline(settings.data, features, make_estimator(settings, fam, params))
-
-    every = pipeline_for(None)
-    X_fit, X_hold, y_fit, y_hold = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=settings.seed
-    )
-    every.fit(X_fit, y_fit)
-    front = Pipeline(every.steps[:2])  # guard + engineered features
-    back = Pipeline(every.steps[2:])  # preprocess + model
-    all_features = settings.features.model_copy(update={"selected": None})
-    columns = [c for group in model_columns(settings.data, all_features) for c in group]
-    imp = permutation_importance(
-        back,
-        front.transform(X_hold)[columns],
-        y_hold,
-        n_repeats=3,
-        random_state=settings.seed,
-        scoring="accuracy",
-    )
-    importances = dict(zip(columns, map(float, imp.importances_mean), strict=True))
-    kept = [c for c in columns if importances[c] > 0]
-    cv_configured = float(
-        np.mean(cross_validate(pipeline_for(settings.features.selected), X, y, folds)["accuracy"])
-    )
-    cv_kept = float(np.mean(cross_validate(pipeline_for(kept), X, y, folds)["accuracy"]))
-    return {
-        "family": family,
-        "importances": dict(sorted(importances.items(), key=lambda kv: -kv[1])),
-        "kept": kept,
-        "dropped": [c for c in columns if c not in kept],
-        "configured": settings.features.selected,
-        "cv_accuracy_configured": cv_configured,
-        "cv_accuracy_kept": cv_kept,
-        "selected": kept if cv_kept > cv_configured else None,
-    }
-
-
-# ----------------------------------------------------------------------------- orchestration
 class Trainer:
-    """Wires data, studies, MLflow and the registry for one ``train`` run."""
+    """Wires data, studies, the ensemble, MLflow and the registry for one ``train`` run."""
 
     def __init__(
         self,
@@ -177,94 +107,67 @@ class Trainer:
             self.budget.feature_selection if feature_selection is None else feature_selection
         )
         self.show_progress_bar = show_progress_bar
-        self.champion_pipeline: Pipeline | None = None
+        self.champion_pipeline: Any = None
         self._experiment_id: str | None = None
 
     def run(self) -> TrainingSummary:
-        """Tune every family, pick and register the champion, write the summary."""
+        """Tune every family, blend, pick and register the champion, write the summary."""
         started = time.perf_counter()
         s = self.settings
-        data = load_dataset(s.path(s.data.train_file), s.data)
-        X_train, X_val, y_train, y_val = split(data, s.data.validation_size, s.seed)
-        X_fit, y_fit = sample_stratified(X_train, y_train, self.budget.sample_rows, s.seed)
-        folds = make_folds(y_fit, self.budget.cv_folds, s.seed)
-        external = None
-        if s.data.external_file is not None:
-            external = load_dataset(s.path(s.data.external_file), s.data, labelled=None)
-        logger.info(
-            "data: {} train rows ({} used for CV/refit), {} validation rows, {} external rows",
-            len(X_train),
-            len(X_fit),
-            len(X_val),
-            0 if external is None else len(external.X),
-        )
-
+        data = load_training_data(s, self.budget)
         with registry.tracking_scope(s):
-            summary = self._tracked_run(
-                s, data, external, (X_train, X_fit, y_fit, folds), (X_val, y_val), started
-            )
+            summary = self._tracked_run(s, data, started)
         path = write_json(
             s.reports_dir / "training" / "summary.json", summary.model_dump(mode="json")
         )
         card, metrics = summary.champion.card, summary.champion.card.metrics
         logger.success(
-            "champion {} v{} ({}): cv {:.4f}, validation {:.4f}, external (UCI, the source of"
-            " the synthetic data: optimistic) {} -> {}",
+            "champion {} v{} ({}): cv {:.4f}, validation {:.4f}, test {} -> {}",
             card.family,
             card.version,
             summary.champion.alias,
             metrics.cv_accuracy,
             metrics.val_accuracy,
-            "n/a" if metrics.external_accuracy is None else f"{metrics.external_accuracy:.4f}",
+            "n/a" if metrics.test_accuracy is None else f"{metrics.test_accuracy:.4f}",
             path,
         )
         return summary
 
-    def _tracked_run(
-        self,
-        s: Settings,
-        data: Any,
-        external: Any,
-        fit_data: tuple[pd.DataFrame, pd.DataFrame, pd.Series, Folds],
-        val: tuple[pd.DataFrame, pd.Series],
-        started: float,
-    ) -> TrainingSummary:
+    def _tracked_run(self, s: Settings, data: TrainingData, started: float) -> TrainingSummary:
         """The MLflow part of :meth:`run` (inside the tracking scope)."""
-        X_train, X_fit, y_fit, folds = fit_data
-        X_val, y_val = val
         experiment_id = self._experiment_id = registry.experiment_id(s)
+        client = mlflow.MlflowClient()
+        for key, value in EXPERIMENT_KIND.items():
+            client.set_experiment_tag(experiment_id, key, value)
         with mlflow.start_run(
             run_name=f"train-{self.budget_name}-{datetime.now(UTC):%Y%m%dT%H%M%S}",
             experiment_id=experiment_id,
         ) as session:
-            self._log_inputs(data.source, external.source if external else None)
+            self._log_inputs(data)
             if self.feature_selection:
-                s = self._feature_selection(X_fit, y_fit, folds)
-            results: list[tuple[StudyResult, Pipeline, dict[str, float], Any]] = []
+                s = self._feature_selection(data)
+            candidates: dict[str, Candidate] = {}
+            results: dict[str, StudyResult] = {}
             skipped: dict[str, str] = {}
             for name in self.families:
                 try:
-                    results.append(self._study(s, name, X_fit, y_fit, folds, X_val, y_val))
+                    results[name], candidates[name] = self._study(s, name, data)
                 except NoCompletedTrialError as exc:
                     logger.warning("{}; family {} skipped", exc, name)
                     skipped[name] = str(exc)
-            if not results:
+            if not candidates:
                 raise NoCompletedTrialError(f"no family completed a trial: {skipped}")
-            best, pipeline, val_metrics, model_info = max(
-                results, key=lambda r: (r[0].best_value, r[2]["accuracy"])
-            )
-            self.champion_pipeline = pipeline
-            champion = self._champion(
-                s,
-                best,
-                pipeline,
-                val_metrics,
-                model_info,
-                (X_val, y_val),
-                (X_fit, y_fit),
-                external,
-                session.info.run_id,
-            )
+            mlflow.log_metrics({f"cv_accuracy_{n}": c.cv.accuracy for n, c in candidates.items()})
+            best = max(candidates.values(), key=lambda c: c.cv.accuracy)  # OOF only
+            fitted, chosen, ensemble = None, best, None
+            if s.ensemble.enabled and len(candidates) > 1:
+                fitted, ensemble = self._ensemble(s, data, candidates)
+                if fitted.weighted_accuracy >= best.cv.accuracy + s.ensemble.min_gain and (
+                    len(fitted.members) > 1 or fitted.class_weights is not None
+                ):
+                    chosen = ensemble
+            self.champion_pipeline = chosen.pipeline
+            champion = self._champion(s, data, chosen, results, session.info.run_id)
             summary = TrainingSummary(
                 budget=self.budget_name,
                 run_id=session.info.run_id,
@@ -272,22 +175,22 @@ class Trainer:
                 tracking_uri=registry.redact(s.tracking_uri),
                 package_version=__version__,
                 seed=s.seed,
-                rows={
-                    "train": len(X_train),
-                    "fit": len(X_fit),
-                    "validation": len(X_val),
-                    "external": 0 if external is None else len(external.X),
-                },
+                rows=data.rows,
                 features={"selected": s.features.selected},
                 champion=champion,
                 studies={
-                    r.family: StudySummary(
-                        **{k: v for k, v in asdict(r).items() if k not in {"family", "extra"}},
-                        val_accuracy=m["accuracy"],
-                        val_f1_macro=m["f1_macro"],
+                    name: StudySummary(
+                        **r.model_dump(exclude={"family", "scores"}),
+                        val_accuracy=candidates[name].validation.accuracy,
+                        val_f1_macro=candidates[name].validation.f1_macro,
+                        test_accuracy=None
+                        if candidates[name].test is None
+                        else candidates[name].test.accuracy,
                     )
-                    for r, _, m, _ in results
+                    for name, r in results.items()
                 },
+                ensemble=None if fitted is None else fitted.model_dump(),
+                steps=self._steps(best, fitted, ensemble),
                 skipped_families=skipped,
                 wall_s=time.perf_counter() - started,
             )
@@ -295,8 +198,26 @@ class Trainer:
             mlflow.log_metric("wall_s", summary.wall_s)
         return summary
 
+    @staticmethod
+    def _steps(
+        best: Candidate, fitted: BlendFit | None, ensemble: Candidate | None
+    ) -> dict[str, dict[str, float | None]]:
+        """OOF (and test) accuracy after each step: best single family, blend, class weights."""
+
+        def test(c: Candidate) -> float | None:
+            return None if c.test is None else c.test.accuracy
+
+        steps = {f"best single ({best.name})": {"oof": best.cv.accuracy, "test": test(best)}}
+        if fitted is not None and ensemble is not None:
+            steps["blend"] = {"oof": fitted.blend_accuracy, "test": None}
+            steps["blend + class weights"] = {
+                "oof": fitted.weighted_accuracy,
+                "test": test(ensemble),
+            }
+        return steps
+
     # ------------------------------------------------------------------ steps
-    def _log_inputs(self, train_file: str, external_file: str | None) -> None:
+    def _log_inputs(self, data: TrainingData) -> None:
         s = self.settings
         mlflow.log_params(
             {
@@ -306,59 +227,54 @@ class Trainer:
                 "sample_rows": self.budget.sample_rows,
                 "seed": s.seed,
                 "metric": s.models.metric,
-                "train_file": Path(train_file).name,
-                "train_sha256": file_sha256(train_file),
+                "train_file": Path(data.train_source).name,
+                "train_sha256": file_sha256(data.train_source),
+                "test_size": s.data.test_size,
+                "external_usage": s.data.external_usage,
+                "external_repeat": s.data.external_repeat,
                 "optuna_storage": "in-memory" if self.storage is None else "rdb",
             }
         )
-        if external_file:
+        mlflow.log_metrics({f"rows_{k}": v for k, v in data.rows.items()})
+        if data.external is not None:
             mlflow.log_params(
                 {
-                    "external_file": Path(external_file).name,
-                    "external_sha256": file_sha256(external_file),
+                    "external_file": Path(data.external.source).name,
+                    "external_sha256": file_sha256(data.external.source),
                 }
             )
         mlflow.log_dict(s.model_dump(mode="json", by_alias=True), "config/settings.json")
 
-    def _feature_selection(self, X: pd.DataFrame, y: pd.Series, folds: Folds) -> Settings:
+    def _feature_selection(self, data: TrainingData) -> Settings:
         with mlflow.start_run(
             run_name="feature-selection", nested=True, experiment_id=self._experiment_id
         ):
-            result = select_features(self.settings, X, y, folds, budget=self.budget)
-            mlflow.log_dict(result, "feature_selection.json")
+            result = select_features(self.settings, data, budget=self.budget)
+            mlflow.log_dict(result.model_dump(), "feature_selection.json")
             mlflow.log_metrics(
                 {
-                    "cv_accuracy_configured": result["cv_accuracy_configured"],
-                    "cv_accuracy_kept": result["cv_accuracy_kept"],
+                    "cv_accuracy_configured": result.cv_accuracy_configured,
+                    "cv_accuracy_kept": result.cv_accuracy_kept,
                 }
             )
-            mlflow.log_param("dropped", ",".join(result["dropped"]) or "-")
-        write_json(self.settings.reports_dir / "training" / "feature_selection.json", result)
+            mlflow.log_param("dropped", ",".join(result.dropped) or "-")
+        write_json(
+            self.settings.reports_dir / "training" / "feature_selection.json", result.model_dump()
+        )
         logger.info(
             "feature selection: kept {}/{} columns, cv {:.4f} (configured) vs {:.4f} (kept) -> {}",
-            len(result["kept"]),
-            len(result["importances"]),
-            result["cv_accuracy_configured"],
-            result["cv_accuracy_kept"],
-            "using the kept columns"
-            if result["selected"] is not None
-            else "keeping the configured",
+            len(result.kept),
+            len(result.importances),
+            result.cv_accuracy_configured,
+            result.cv_accuracy_kept,
+            "using the kept columns" if result.selected is not None else "keeping the configured",
         )
-        if result["selected"] is None:
+        if result.selected is None:
             return self.settings
-        features = self.settings.features.model_copy(update={"selected": result["selected"]})
+        features = self.settings.features.model_copy(update={"selected": result.selected})
         return self.settings.model_copy(update={"features": features})
 
-    def _study(
-        self,
-        s: Settings,
-        name: str,
-        X: pd.DataFrame,
-        y: pd.Series,
-        folds: Folds,
-        X_val: pd.DataFrame,
-        y_val: pd.Series,
-    ) -> tuple[StudyResult, Pipeline, dict[str, float], Any]:
+    def _study(self, s: Settings, name: str, data: TrainingData) -> tuple[StudyResult, Candidate]:
         family = effective_family(s, name, self.budget)
         with mlflow.start_run(
             run_name=f"study-{name}", nested=True, experiment_id=self._experiment_id
@@ -369,148 +285,212 @@ class Trainer:
                 name,
                 family,
                 self.budget,
-                X,
-                y,
-                folds,
+                data,
                 storage=self.storage,
                 parent_run_id=run.info.run_id,
                 show_progress_bar=self.show_progress_bar,
             )
+            refit = data.refit()
             pipeline = build_pipeline(
                 s.data, s.features, make_estimator(s, family, result.best_params)
-            ).fit(X, y)
-            val_metrics = evaluate(pipeline, X_val, y_val)
+            ).fit(refit.X, refit.y)
             mlflow.log_params({f"best_{k}": v for k, v in result.best_params.items()})
-            mlflow.log_metrics(
-                {
-                    "best_cv_score": result.best_value,
-                    "cv_accuracy": result.cv_accuracy,
-                    "cv_f1_macro": result.cv_f1_macro,
-                    "val_accuracy": val_metrics["accuracy"],
-                    "val_f1_macro": val_metrics["f1_macro"],
-                    "n_trials": result.n_trials,
-                    "n_pruned": result.n_pruned,
-                    "wall_s": result.wall_s,
-                }
+            mlflow.log_metrics({"best_cv_score": result.best_value, "n_trials": result.n_trials})
+            candidate = self._candidate(
+                s, name, pipeline, result.scores.oof, data, result.best_params, run.info.run_id
             )
-            mlflow.log_figure(
-                confusion_figure(pipeline, X_val, y_val, f"{name}: validation"),
-                "confusion_matrix.png",
+        return result, candidate
+
+    def _candidate(
+        self,
+        s: Settings,
+        name: str,
+        pipeline: Any,
+        oof: np.ndarray,
+        data: TrainingData,
+        params: dict[str, Any],
+        run_id: str,
+    ) -> Candidate:
+        """Measure a fitted model on OOF, validation and test; log it to the active run."""
+        bins = s.evaluation.calibration_bins
+        classes = [str(c) for c in pipeline.classes_]
+        cv = split_metrics(oof, data.fit.y, classes, bins)
+        val, test = _figures(pipeline, data, bins)
+        figures = {"cv": cv, "val": val} | ({} if test is None else {"test": test})
+        mlflow.log_metrics(
+            {f"{split}_{k}": v for split, m in figures.items() for k, v in m.model_dump().items()}
+        )
+        predicted = pipeline.predict(data.validation.X)
+        mlflow.log_figure(
+            confusion_figure(data.validation.y, predicted, classes, f"{name}: validation"),
+            "confusion_matrix.png",
+        )
+        mlflow.log_figure(
+            reliability_figure(
+                reliability(oof, data.fit.y, classes, bins), f"{name}: out-of-fold reliability"
+            ),
+            "reliability.png",
+        )
+        mlflow.log_text(
+            classification_report(data.validation.y, predicted, digits=4),
+            "classification_report.txt",
+        )
+        model_info = registry.log_pipeline(pipeline, data.validation.X)
+        return Candidate(
+            name=name,
+            pipeline=pipeline,
+            oof=oof,
+            cv=cv,
+            validation=val,
+            test=test,
+            params=params,
+            run_id=run_id,
+            model_uri=model_info.model_uri,
+        )
+
+    def _ensemble(
+        self, s: Settings, data: TrainingData, candidates: dict[str, Candidate]
+    ) -> tuple[BlendFit, Candidate]:
+        """Blend the chosen families' pipelines with weights fitted on their OOF predictions."""
+        names = [n for n in (s.ensemble.families or candidates) if n in candidates]
+        classes = [str(c) for c in candidates[names[0]].pipeline.classes_]
+        fitted = fit_blend(
+            {n: candidates[n].oof for n in names},
+            data.fit.y,
+            classes,
+            class_weights=s.ensemble.class_weights,
+            trials=s.ensemble.weight_trials,
+            seed=s.seed,
+        )
+        model = BlendClassifier(
+            members={n: candidates[n].pipeline for n in fitted.members},
+            weights=fitted.members,
+            class_weights=fitted.class_weights,
+        )
+        model.classes_ = np.asarray(classes, dtype=object)
+        oof = reweight(
+            blend([candidates[n].oof for n in fitted.members], list(fitted.members.values())),
+            fitted.class_weights,
+        )
+        with mlflow.start_run(
+            run_name="ensemble", nested=True, experiment_id=self._experiment_id
+        ) as run:
+            mlflow.set_tags({"family": "ensemble", "stage": "ensemble"})
+            mlflow.log_dict(fitted.model_dump(), "ensemble.json")
+            mlflow.log_params({f"weight_{n}": round(w, 4) for n, w in fitted.members.items()})
+            candidate = self._candidate(
+                s, "ensemble", model, oof, data, {"weights": fitted.members}, run.info.run_id
             )
-            mlflow.log_text(
-                classification_report(y_val, pipeline.predict(X_val), digits=4),
-                "classification_report.txt",
-            )
-            model_info = registry.log_pipeline(pipeline, X_val)
-        return result, pipeline, val_metrics, model_info
+        logger.info(
+            "ensemble {}: OOF accuracy {:.4f} (best single {} {:.4f}; blend {:.4f})",
+            {n: round(w, 3) for n, w in fitted.members.items()},
+            fitted.weighted_accuracy,
+            fitted.best_single,
+            fitted.best_single_accuracy,
+            fitted.blend_accuracy,
+        )
+        return fitted, candidate
 
     def _champion(
         self,
         s: Settings,
-        best: StudyResult,
-        pipeline: Pipeline,
-        val_metrics: dict[str, float],
-        model_info: Any,
-        val: tuple[pd.DataFrame, pd.Series],
-        fit: tuple[pd.DataFrame, pd.Series],
-        external: Any,
+        data: TrainingData,
+        chosen: Candidate,
+        results: dict[str, StudyResult],
         session_run_id: str,
     ) -> ChampionSummary:
-        """Register the best pipeline with its card, promote it if it beats the champion,
-        export it."""
-        external_metrics = {"accuracy": None, "f1_macro": None}
-        if external is not None and external.y is not None:
-            external_metrics = evaluate(pipeline, external.X, external.y)
+        """Register the chosen model with its card; promote it if it passes the gate and beats
+        the champion on the validation split; export it when promoted."""
+        pipeline = chosen.pipeline
+        external = {"accuracy": None, "f1_macro": None}
+        if data.external is not None and data.external.y is not None and data.augment is None:
+            ext = split_metrics(
+                pipeline.predict_proba(data.external.X), data.external.y, list(pipeline.classes_)
+            )
+            external = {"accuracy": ext.accuracy, "f1_macro": ext.f1_macro}
         numeric, ordered, nominal = model_columns(s.data, s.features)
-        data_files = [s.path(s.data.train_file)]
-        if s.data.external_file is not None:
-            data_files.append(s.path(s.data.external_file))
+        files = [Path(data.train_source)] + (
+            [] if data.external is None else [Path(data.external.source)]
+        )
+        val_slices = slice_metrics(
+            data.validation.X, data.validation.y, pipeline.predict(data.validation.X), s
+        )
+        test_slices = []
+        if len(data.test):
+            test_slices = slice_metrics(data.test.X, data.test.y, pipeline.predict(data.test.X), s)
+        test = chosen.test
         card = ModelCard(
             name=s.tracking.registered_model,
-            family=best.family,
-            run_id=best.run_id,
+            family=chosen.name,
+            run_id=chosen.run_id,
             budget=self.budget_name,
             trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
             package_version=__version__,
             metrics=CardMetrics(
-                cv_accuracy=best.cv_accuracy,
-                cv_f1_macro=best.cv_f1_macro,
-                val_accuracy=val_metrics["accuracy"],
-                val_f1_macro=val_metrics["f1_macro"],
-                external_accuracy=external_metrics["accuracy"],
-                external_f1_macro=external_metrics["f1_macro"],
+                cv_accuracy=chosen.cv.accuracy,
+                cv_f1_macro=chosen.cv.f1_macro,
+                val_accuracy=chosen.validation.accuracy,
+                val_f1_macro=chosen.validation.f1_macro,
+                test_accuracy=None if test is None else test.accuracy,
+                test_f1_macro=None if test is None else test.f1_macro,
+                test_log_loss=None if test is None else test.log_loss,
+                test_ece=None if test is None else test.ece,
+                external_accuracy=external["accuracy"],
+                external_f1_macro=external["f1_macro"],
             ),
             classes=list(s.data.classes),
             features=CardFeatures(numeric=numeric, ordinal=ordered, nominal=nominal),
-            params=best.best_params,
-            data={p.name: file_sha256(p) for p in data_files},
+            params=chosen.params
+            if chosen.name != "ensemble"
+            else {n: results[n].best_params for n in pipeline.weights},
+            members=getattr(pipeline, "weights", None) or {},
+            class_weights=getattr(pipeline, "class_weights", None),
+            slices=[m.model_dump() for m in test_slices],
+            rows=data.rows,
+            data={p.name: file_sha256(p) for p in files},
         )
         reg = registry.Registry(s)
-        version = reg.register(model_info.model_uri, card)
+        version = reg.register(chosen.model_uri, card)
         card = reg.card_for(reg.client.get_model_version(reg.name, version))
-        promoted, incumbent = self._beats_champion(s, val_metrics["accuracy"], *val, version)
-        alias = s.tracking.champion_alias if promoted else s.tracking.challenger_alias
+        decision = decide(s, chosen.validation.accuracy, val_slices, data.validation, version)
+        alias = s.tracking.champion_alias if decision.promote else s.tracking.challenger_alias
         reg.set_alias(alias, version)
         mlflow.log_metrics(
             {
                 f"champion_{k}": v
                 for k, v in card.metrics.model_dump().items()
-                if v is not None and k in ("cv_accuracy", "val_accuracy", "external_accuracy")
+                if v is not None and k.endswith("accuracy")
             }
         )
         mlflow.log_dict(card.model_dump(mode="json"), "champion_card.json")
-        reference = reference_frame(pipeline, *fit, s.data.target)
+        mlflow.log_dict(
+            {
+                "validation": [m.model_dump() for m in val_slices],
+                "test": [m.model_dump() for m in test_slices],
+            },
+            "slices.json",
+        )
+        mlflow.set_tag("promotion", decision.reason)
+        reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / registry.REFERENCE_FILE
             reference.to_parquet(path, index=False)
-            reg.client.log_artifact(best.run_id, str(path), "reference")
+            reg.client.log_artifact(chosen.run_id, str(path), "reference")
         export = None
-        if promoted:
-            export = str(registry.export_local(s, pipeline, val[0], card, reference))
+        if decision.promote:
+            export = str(registry.export_local(s, pipeline, data.validation.X, card, reference))
         return ChampionSummary(
             card=card,
             alias=alias,
-            promoted=promoted,
-            previous_champion_val_accuracy=incumbent,
+            promoted=decision.promote,
+            reason=decision.reason,
+            previous_champion_val_accuracy=decision.incumbent_val_accuracy,
             model_uri=f"models:/{s.tracking.registered_model}/{version}",
             alias_uri=f"models:/{s.tracking.registered_model}@{alias}",
-            logged_model_uri=model_info.model_uri,
+            logged_model_uri=chosen.model_uri,
             session_run_id=session_run_id,
             export=export,
         )
-
-    def _beats_champion(
-        self,
-        s: Settings,
-        val_accuracy: float,
-        X_val: pd.DataFrame,
-        y_val: pd.Series,
-        new_version: str,
-    ) -> tuple[bool, float | None]:
-        """(promote?, incumbent accuracy on the same validation data)."""
-        try:
-            incumbent = registry.Registry(s).load()
-        except ModelNotFoundError:
-            return True, None
-        except (IntegrityError, registry.ModelLoadError, registry.ArtifactStoreError) as exc:
-            logger.warning(
-                "current champion cannot be loaded ({}); v{} replaces it", exc, new_version
-            )
-            return True, None
-        try:
-            incumbent_acc = evaluate(incumbent.pipeline, X_val, y_val)["accuracy"]
-        except (ValueError, KeyError, TypeError, ObesityRiskError) as exc:
-            logger.warning(
-                "current champion cannot score this validation data ({}); replacing it", exc
-            )
-            return True, None
-        logger.info(
-            "current champion v{}: validation {:.4f} vs new {:.4f}",
-            incumbent.version,
-            incumbent_acc,
-            val_accuracy,
-        )
-        return val_accuracy > incumbent_acc, incumbent_acc
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
 import numpy as np
 import optuna
-import pandas as pd
 import sqlalchemy
 from loguru import logger
 from mlflow.entities import Metric, Param, RunTag
 from optuna.trial import TrialState
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -24,17 +23,77 @@ from obesity_risk.config.settings import Budget, ModelFamily
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.features import build_pipeline
 from obesity_risk.models.families import clip_to_space, make_estimator, suggest
-
-Folds = list[tuple[np.ndarray, np.ndarray]]
+from obesity_risk.models.splits import TrainingData
 
 
 class NoCompletedTrialError(ObesityRiskError):
     """A study ended without a single completed trial."""
 
 
-@dataclass
-class StudyResult:
-    """What one family's study found."""
+class CVScores(BaseModel):
+    """Per-fold scores and the out-of-fold class probabilities (NaN rows: folds not run)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    accuracy: list[float] = Field(default_factory=list)
+    f1_macro: list[float] = Field(default_factory=list)
+    oof: np.ndarray | None = None  # (rows of data.fit, classes), columns in classes_ order
+    classes: list[str] = Field(default_factory=list)
+
+    def mean(self, metric: str) -> float:
+        """Mean of one metric over the folds run."""
+        return float(np.mean(getattr(self, metric)))
+
+    def per_fold(self) -> dict[str, list[float]]:
+        """The fold scores by metric name."""
+        return {"accuracy": self.accuracy, "f1_macro": self.f1_macro}
+
+
+def cross_validate(
+    pipeline: Any,
+    data: TrainingData,
+    metric: str = "accuracy",
+    trial: optuna.Trial | None = None,
+    time_limit_s: float | None = None,
+) -> CVScores:
+    """Fit/score ``pipeline`` on each fold of ``data`` (training folds augmented, validation
+    folds never); report the running mean to ``trial`` for pruning.
+
+    Raises:
+        optuna.TrialPruned: when the pruner stops the trial, or when ``time_limit_s`` is
+            exceeded after a fold (fold scores so far are attached to the trial).
+    """
+    started = time.perf_counter()
+    scores = CVScores()
+    for step, ((train, valid), (_, valid_idx)) in enumerate(
+        zip(data.fold_frames(), data.folds, strict=True)
+    ):
+        model = clone(pipeline).fit(train.X, train.y)
+        proba = model.predict_proba(valid.X)
+        if scores.oof is None:
+            scores.classes = [str(c) for c in model.classes_]
+            scores.oof = np.full((len(data.fit), len(scores.classes)), np.nan)
+        scores.oof[valid_idx] = proba
+        predicted = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
+        scores.accuracy.append(float(accuracy_score(valid.y, predicted)))
+        scores.f1_macro.append(float(f1_score(valid.y, predicted, average="macro")))
+        if trial is not None:
+            trial.set_user_attr("fold_scores", scores.per_fold())
+            trial.report(scores.mean(metric), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {step + 1}/{len(data.folds)}")
+            over_time = time_limit_s is not None and time.perf_counter() - started > time_limit_s
+            if over_time and step + 1 < len(data.folds):
+                trial.set_user_attr("over_time", True)
+                raise optuna.TrialPruned(f"over the {time_limit_s:.0f}s trial time limit")
+    return scores
+
+
+class StudyResult(BaseModel):
+    """What one family's study found; ``scores`` holds the best trial's out-of-fold
+    probabilities (not serialized)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     family: str
     study_name: str
@@ -48,42 +107,7 @@ class StudyResult:
     n_failed: int
     wall_s: float
     run_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def cross_validate(
-    pipeline: Any,
-    X: pd.DataFrame,
-    y: pd.Series,
-    folds: Folds,
-    metric: str = "accuracy",
-    trial: optuna.Trial | None = None,
-    time_limit_s: float | None = None,
-) -> dict[str, list[float]]:
-    """Fit/score ``pipeline`` on each fold; report the running mean to ``trial`` for pruning.
-
-    Raises:
-        optuna.TrialPruned: when the pruner stops the trial, or when ``time_limit_s`` is
-            exceeded after a fold (fold scores so far are attached to the trial).
-    """
-    started = time.perf_counter()
-    scores: dict[str, list[float]] = {"accuracy": [], "f1_macro": []}
-    for step, (train_idx, valid_idx) in enumerate(folds):
-        model = clone(pipeline).fit(X.iloc[train_idx], y.iloc[train_idx])
-        predicted = model.predict(X.iloc[valid_idx])
-        truth = y.iloc[valid_idx]
-        scores["accuracy"].append(float(accuracy_score(truth, predicted)))
-        scores["f1_macro"].append(float(f1_score(truth, predicted, average="macro")))
-        if trial is not None:
-            trial.set_user_attr("fold_scores", scores)
-            trial.report(float(np.mean(scores[metric])), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after fold {step + 1}/{len(folds)}")
-            over_time = time_limit_s is not None and time.perf_counter() - started > time_limit_s
-            if over_time and step + 1 < len(folds):
-                trial.set_user_attr("over_time", True)
-                raise optuna.TrialPruned(f"over the {time_limit_s:.0f}s trial time limit")
-    return scores
+    scores: CVScores | None = Field(None, exclude=True)
 
 
 class CVObjective:
@@ -94,9 +118,7 @@ class CVObjective:
         settings: Settings,
         family_name: str,
         family: ModelFamily,
-        X: pd.DataFrame,
-        y: pd.Series,
-        folds: Folds,
+        data: TrainingData,
         parent_run_id: str | None = None,
         time_limit_s: float | None = None,
     ) -> None:
@@ -104,11 +126,16 @@ class CVObjective:
         self.time_limit_s = time_limit_s
         self.family_name = family_name
         self.family = family
-        self.X = X
-        self.y = y
-        self.folds = folds
+        self.data = data
         self.parent_run_id = parent_run_id
         self.metric = settings.models.metric
+        self.best: tuple[float, int, CVScores] | None = None  # this process's best trial
+
+    def scores_of(self, trial_number: int) -> CVScores | None:
+        """The CV scores (with OOF probabilities) of a trial, if it was this process's best."""
+        if self.best is not None and self.best[1] == trial_number:
+            return self.best[2]
+        return None
 
     def __call__(self, trial: optuna.Trial) -> float:
         """Score one sampled configuration; log it as a child run."""
@@ -124,15 +151,14 @@ class CVObjective:
             # the time limit never applies before a first trial has completed: a slow machine
             # still gets a result instead of a study with every trial pruned
             has_result = bool(trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-            scores = cross_validate(
+            result = cross_validate(
                 pipeline,
-                self.X,
-                self.y,
-                self.folds,
+                self.data,
                 self.metric,
                 trial,
                 self.time_limit_s if has_result else None,
             )
+            scores = result.per_fold()
         except optuna.TrialPruned:
             state = "KILLED"
             scores = trial.user_attrs.get("fold_scores", {"accuracy": [], "f1_macro": []})
@@ -147,7 +173,10 @@ class CVObjective:
             self._log_trial(trial, params, scores, duration, state)
         for name, values in scores.items():
             trial.set_user_attr(f"cv_{name}", float(np.mean(values)))
-        return float(np.mean(scores[self.metric]))
+        value = result.mean(self.metric)
+        if self.best is None or value > self.best[0]:
+            self.best = (value, trial.number, result)
+        return value
 
     def _log_trial(
         self,
@@ -232,15 +261,16 @@ def run_study(
     family_name: str,
     family: ModelFamily,
     budget: Budget,
-    X: pd.DataFrame,
-    y: pd.Series,
-    folds: Folds,
+    data: TrainingData,
     *,
     storage: str | None = None,
     parent_run_id: str | None = None,
     show_progress_bar: bool = True,
 ) -> StudyResult:
-    """Tune one family within the budget; several processes may share ``storage``."""
+    """Tune one family within the budget; several processes may share ``storage``.
+
+    The result carries the best trial's out-of-fold probabilities: kept from the trial when
+    this process ran it, else computed again with the best parameters (same folds)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study_name = f"{settings.tracking.experiment}-{family_name}"
     study = create_study(settings, study_name, storage)
@@ -248,10 +278,11 @@ def run_study(
         for params in family.warm_start:
             study.enqueue_trial(clip_to_space(params, family.space), skip_if_exists=True)
     started = time.perf_counter()
+    objective = CVObjective(
+        settings, family_name, family, data, parent_run_id, budget.trial_timeout_s
+    )
     study.optimize(
-        CVObjective(
-            settings, family_name, family, X, y, folds, parent_run_id, budget.trial_timeout_s
-        ),
+        objective,
         n_trials=budget.n_trials.get(family_name, 10),
         timeout=budget.timeout_s.get(family_name),
         show_progress_bar=show_progress_bar,
@@ -265,6 +296,12 @@ def run_study(
             f"study {study_name}: no trial completed (all pruned or failed)"
         )
     best = study.best_trial
+    scores = objective.scores_of(best.number)
+    if scores is None:  # another worker ran it: same folds, same parameters, same OOF
+        pipeline = build_pipeline(
+            settings.data, settings.features, make_estimator(settings, family, best.params)
+        )
+        scores = cross_validate(pipeline, data, settings.models.metric)
     result = StudyResult(
         family=family_name,
         study_name=study_name,
@@ -278,6 +315,7 @@ def run_study(
         n_failed=states.count(optuna.trial.TrialState.FAIL),
         wall_s=wall,
         run_id=parent_run_id,
+        scores=scores,
     )
     logger.info(
         "study {}: best {}={:.5f} ({} trials, {} pruned) in {:.1f}s",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from loguru import logger
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -22,13 +22,14 @@ from obesity_risk.api.schemas import BatchResponse, ErrorBody, PredictionRespons
 from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
 from obesity_risk.errors import StoreError
-from obesity_risk.inference import Predictor
+from obesity_risk.inference import ExplainError, Predictor
 from obesity_risk.monitoring.store import PredictionStore, StoreBusyError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
     413: {"model": ErrorBody, "description": "the body is over the size limit"},
     415: {"model": ErrorBody, "description": "the body is not declared as application/json"},
+    501: {"model": ErrorBody, "description": "explanations asked of a model that has none"},
     503: {
         "model": ErrorBody,
         "description": "no model loaded, or the prediction log is unavailable or busy"
@@ -42,6 +43,14 @@ VALIDATION_ERROR: dict[str, Any] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
     },
 }
+
+Explain = Annotated[
+    bool,
+    Query(
+        description="add each prediction's top input columns (TreeSHAP contributions for the"
+        " predicted class; `serving.explain_top` of them)"
+    ),
+]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -64,19 +73,34 @@ class _Scored:
     records: list[dict[str, Any]]
     labels: list[str]
     rows: list[dict[str, float]]
+    explanations: list[dict[str, Any]] | None = None
 
 
-def _score(predictor: Predictor, records: list[dict[str, Any]], telemetry: Telemetry) -> _Scored:
-    """Score validated records; count categories never seen in training."""
+def _score(
+    predictor: Predictor,
+    records: list[dict[str, Any]],
+    telemetry: Telemetry,
+    explain_top: int | None = None,
+) -> _Scored:
+    """Score validated records (explained when ``explain_top`` is set); count categories never
+    seen in training."""
     request_id = uuid.uuid4().hex
-    out = predictor.predict_records(records)
+    explained = None
+    if explain_top is None:
+        out = predictor.predict_records(records)
+    else:
+        try:
+            out, items = predictor.explain_records(records, explain_top)
+        except ExplainError as exc:
+            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, str(exc)) from exc
+        explained = [item.model_dump() for item in items]
     classes = out.classes
     rows = [dict(zip(classes, map(float, row), strict=True)) for row in out.probabilities.tolist()]
     if out.unknown:
         logger.warning("request {}: categories unseen in training: {}", request_id, out.unknown)
         for column, count in out.unknown.items():
             telemetry.unknown_categories.labels(column).inc(count)
-    return _Scored(request_id, records, out.labels, rows)
+    return _Scored(request_id, records, out.labels, rows, explained)
 
 
 @contextlib.contextmanager
@@ -107,7 +131,9 @@ def _body(
         "model_version": predictor.version,
         "predictions": [
             {"label": lab, "probabilities": p}
-            for lab, p in zip(scored.labels, scored.rows, strict=True)
+            if scored.explanations is None
+            else {"label": lab, "probabilities": p, "explanation": scored.explanations[i]}
+            for i, (lab, p) in enumerate(zip(scored.labels, scored.rows, strict=True))
         ],
     }
 
@@ -159,14 +185,16 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         body: record,  # type: ignore[valid-type]
         serving: ServingDep,
         idempotency_key: IdempotencyKey = None,
+        explain: Explain = False,
     ) -> FastJSONResponse:
-        """Predict the obesity level of one record.
+        """Predict the obesity level of one record (``?explain=true``: and why).
 
         On the event loop: scoring one record takes well under a millisecond, and the commit is
         awaited (the log's writer thread resolves it), so no thread hand-off is paid per request.
         """
         model, settings = serving.model, serving.settings
-        scored = _score(model, [body.__dict__], serving.telemetry)
+        top = settings.serving.explain_top if explain else None
+        scored = _score(model, [body.__dict__], serving.telemetry, top)
         if settings.serving.log_predictions:
             with _store_errors(settings, serving.store) as log:
                 scored.request_id = await log.write_async(
@@ -196,6 +224,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         raw: RawBodyDep,
         serving: ServingDep,
         idempotency_key: IdempotencyKey = None,
+        explain: Explain = False,
     ) -> FastJSONResponse:
         """Predict many records (up to the configured maximum), answers in input order.
 
@@ -209,7 +238,8 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                 f"{len(records)} records in one batch; the maximum is {max_batch}",
             )
         model, settings = serving.model, serving.settings
-        scored = _score(model, [r.__dict__ for r in records], serving.telemetry)
+        top = settings.serving.explain_top if explain else None
+        scored = _score(model, [r.__dict__ for r in records], serving.telemetry, top)
         if settings.serving.log_predictions:
             with _store_errors(settings, serving.store) as log:
                 scored.request_id = log.write(

@@ -1,0 +1,55 @@
+"""Config sections for what happens after the studies: the ensemble, evaluation slices and
+calibration, and the quality gate before promotion."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnsembleConfig(_Strict):
+    """A blend of the studies' best pipelines, weighted on out-of-fold probabilities."""
+
+    enabled: bool = True
+    families: list[str] | None = None  # None: every family that completed a study
+    class_weights: bool = True  # per-class probability weights tuned on OOF for accuracy
+    weight_trials: int = Field(300, ge=10)  # Optuna trials for the class weights
+    min_gain: float = Field(0.0, ge=0.0)  # OOF accuracy the blend must add over the best single
+
+
+class Slice(_Strict):
+    """A subgroup: rows whose ``column`` equals one of its values, or falls in a numeric band.
+
+    ``bins`` are band edges (left-closed); a column not in the data but computed by an
+    engineered feature (e.g. BMI) is evaluated on that feature."""
+
+    column: str
+    bins: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _bins_increase(self) -> Slice:
+        if self.bins is not None and sorted(set(self.bins)) != self.bins:
+            raise ValueError(f"slice {self.column}: bins must be strictly increasing")
+        return self
+
+
+class GateConfig(_Strict):
+    """Promotion quality gate, checked on the validation split against the current champion."""
+
+    min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
+    max_slice_drop: float | None = Field(None, ge=0.0, le=1.0)  # per slice, vs the champion
+    min_slice_rows: int = Field(30, ge=1)  # smaller slices are reported, not gated
+
+
+class EvaluationConfig(_Strict):
+    """Slices, calibration and the gate."""
+
+    slices: list[Slice] = Field(default_factory=list)
+    calibration_bins: int = Field(10, ge=2, le=100)
+    calibration: Literal["none", "auto", "sigmoid", "isotonic"] = "none"
+    gate: GateConfig = GateConfig()

@@ -1,0 +1,179 @@
+"""Per-prediction explanations: TreeSHAP contributions mapped back to the input columns.
+
+- LightGBM, XGBoost and CatBoost use their own exact TreeSHAP (``pred_contrib`` /
+  ``pred_contribs`` / ``ShapValues``), in the model's raw score space (the log-odds fed to
+  the softmax): base value + contributions = the raw score of the class.
+- sklearn trees (DecisionTree, RandomForest) use ``shap.TreeExplainer``, in probability space.
+- A blend combines its members: each member's contributions for the class are rescaled
+  linearly into probability space (so they add up to that member's probability change from
+  its base), then weighted like the blend. Base value + contributions = the blended
+  probability of the class before the per-class weights.
+
+One-hot columns are summed back into their input column; engineered features (BMI...) are
+reported as themselves. ``other`` is the sum of the contributions outside the top ones, so
+``base_value + sum(top) + other == value`` always holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from obesity_risk.models.fastpath import CompiledPipeline
+
+
+class Explanation(BaseModel):
+    """Why one record got its predicted class."""
+
+    label: str
+    space: str  # "raw score (log-odds)" or "probability"
+    base_value: float
+    value: float
+    contributions: dict[str, float]  # the top input columns, largest |contribution| first
+    other: float = 0.0
+
+
+def source_columns(compiled: CompiledPipeline) -> list[str]:
+    """The input (or engineered) column behind every column of the model's matrix."""
+    names: list[str] = []
+    for kind, cols, table in compiled.plan:
+        if kind == "onehot":
+            names += [col for col, cats in zip(cols, table, strict=True) for _ in cats]
+        else:
+            names += list(cols)
+    return names
+
+
+def _inner(compiled: CompiledPipeline) -> Any:
+    wrapper = compiled.single
+    inner = getattr(wrapper, "estimator_", wrapper)
+    fitted = getattr(inner, "classes_", None)
+    if fitted is not None and len(fitted) != len(wrapper.classes_):
+        raise ValueError("a class is missing from the training labels: no explanation")
+    return inner
+
+
+def _per_class(values: np.ndarray, n: int, k: int, f: int) -> np.ndarray:
+    """(n, K, F+1) from a library's layout; binary models give one score, for class 1."""
+    if k == 2 and values.shape == (n, f + 1):
+        one = values.reshape(n, 1, f + 1)
+        return np.concatenate([-one, one], axis=1)
+    return values.reshape(n, k, f + 1)
+
+
+def raw_contributions(compiled: CompiledPipeline, matrix: np.ndarray) -> tuple[np.ndarray, str]:
+    """(n, K, F+1) contributions with the base value last, and their space."""
+    inner = _inner(compiled)
+    n, k, f = len(matrix), len(compiled.classes), matrix.shape[1]
+    module = type(inner).__module__
+    if module.startswith("lightgbm"):
+        values = inner.booster_.predict(matrix, pred_contrib=True, num_threads=1)
+        return _per_class(np.asarray(values), n, k, f), "raw score (log-odds)"
+    if module.startswith("xgboost"):
+        import xgboost
+
+        dmatrix = xgboost.DMatrix(matrix, missing=inner.missing)
+        values = inner.get_booster().predict(dmatrix, pred_contribs=True)
+        return _per_class(np.asarray(values), n, k, f), "raw score (log-odds)"
+    if module.startswith("catboost"):
+        import catboost
+
+        values = inner.get_feature_importance(catboost.Pool(matrix), type="ShapValues")
+        return _per_class(np.asarray(values), n, k, f), "raw score (log-odds)"
+    import shap
+
+    explainer = shap.TreeExplainer(inner)
+    values = np.asarray(explainer.shap_values(matrix, check_additivity=False))  # (n, F, K)
+    base = np.broadcast_to(np.asarray(explainer.expected_value, dtype=float), (n, k))
+    return np.concatenate([values.transpose(0, 2, 1), base[:, :, None]], axis=2), "probability"
+
+
+def _softmax(raw: np.ndarray) -> np.ndarray:
+    shifted = np.exp(raw - raw.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def to_probability(contrib: np.ndarray, space: str) -> np.ndarray:
+    """Contributions rescaled so base + sum = probability, per class (linear rescaling of the
+    raw-score change between the base value and the score)."""
+    if space == "probability":
+        return contrib
+    base_raw = contrib[:, :, -1]
+    raw = contrib.sum(axis=2)
+    p, p0 = _softmax(raw), _softmax(base_raw)
+    delta = raw - base_raw
+    scale = np.divide(p - p0, delta, out=np.zeros_like(delta), where=np.abs(delta) > 1e-12)
+    out = contrib[:, :, :-1] * scale[:, :, None]
+    return np.concatenate([out, p0[:, :, None]], axis=2)
+
+
+def grouped(
+    contrib: np.ndarray, sources: list[str], label_index: np.ndarray
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """Per row: {input column: summed contribution} for the row's class, and the base values."""
+    rows = np.arange(len(contrib))
+    chosen = contrib[rows, label_index]  # (n, F+1)
+    names = sorted(set(sources), key=sources.index)
+    index = {name: i for i, name in enumerate(names)}
+    summed = np.zeros((len(contrib), len(names)))
+    np.add.at(summed.T, [index[s] for s in sources], chosen[:, :-1].T)
+    return [dict(zip(names, row, strict=True)) for row in summed], chosen[:, -1]
+
+
+def explanations(
+    by_column: list[dict[str, float]],
+    base: np.ndarray,
+    labels: list[str],
+    space: str,
+    top: int,
+) -> list[Explanation]:
+    """The ``top`` columns per row, largest |contribution| first, and the rest as ``other``."""
+    out = []
+    for row, base_value, label in zip(by_column, base, labels, strict=True):
+        ranked = sorted(row.items(), key=lambda kv: -abs(kv[1]))
+        kept = dict(ranked[:top])
+        out.append(
+            Explanation(
+                label=label,
+                space=space,
+                base_value=float(base_value),
+                value=float(base_value + sum(row.values())),
+                contributions={k: float(v) for k, v in kept.items()},
+                other=float(sum(v for _, v in ranked[top:])),
+            )
+        )
+    return out
+
+
+def explain_member(
+    compiled: CompiledPipeline, matrix: np.ndarray, label_index: np.ndarray, probability: bool
+) -> tuple[list[dict[str, float]], np.ndarray, str]:
+    """One pipeline's contributions per input column for each row's class, base values, space."""
+    contrib, space = raw_contributions(compiled, matrix)
+    if probability:
+        contrib, space = to_probability(contrib, space), "probability"
+    by_column, base = grouped(contrib, source_columns(compiled), label_index)
+    return by_column, base, space
+
+
+def explain_blend(
+    parts: list[tuple[CompiledPipeline, float]],
+    transform: Any,
+    label_index: np.ndarray,
+) -> tuple[list[dict[str, float]], np.ndarray, str]:
+    """A blend's contributions: each member's, in probability space, weighted like the blend.
+
+    ``transform(compiled)`` gives a member's matrix for the rows being explained."""
+    total: list[dict[str, float]] = [{} for _ in label_index]
+    base = np.zeros(len(label_index))
+    for compiled, weight in parts:
+        by_column, member_base, _ = explain_member(
+            compiled, transform(compiled), label_index, probability=True
+        )
+        base += weight * member_base
+        for acc, row in zip(total, by_column, strict=True):
+            for name, value in row.items():
+                acc[name] = acc.get(name, 0.0) + weight * value
+    return total, base, "probability"

@@ -1,0 +1,189 @@
+"""The ensemble champion: a weighted blend of the studies' best pipelines.
+
+Weights are fitted on out-of-fold probabilities (multiclass log-loss over the simplex), then
+optional per-class probability weights are tuned on the same out-of-fold predictions for
+accuracy (Optuna). The result, :class:`BlendClassifier`, is one sklearn classifier holding its
+fitted member pipelines: it is logged, registered, exported and loaded like any pipeline, and
+the :class:`~obesity_risk.inference.Predictor` compiles each member (:class:`CompiledBlend`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from pydantic import BaseModel
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import accuracy_score
+
+from obesity_risk.models.evaluation import multiclass_log_loss
+from obesity_risk.models.fastpath import CompiledPipeline
+
+_EPS = 1e-15
+
+
+def blend(probas: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """Weighted average of probability matrices (weights sum to 1)."""
+    out = np.zeros_like(np.asarray(probas[0], dtype=np.float64))
+    for proba, weight in zip(probas, weights, strict=True):
+        out += weight * np.asarray(proba, dtype=np.float64)
+    return out
+
+
+def reweight(proba: np.ndarray, class_weights: Sequence[float] | None) -> np.ndarray:
+    """Probabilities times per-class weights, renormalized per row (None: unchanged)."""
+    if class_weights is None:
+        return proba
+    scaled = proba * np.asarray(class_weights, dtype=np.float64)
+    return scaled / scaled.sum(axis=1, keepdims=True)
+
+
+def fit_weights(probas: Sequence[np.ndarray], y: np.ndarray, classes: list[str]) -> list[float]:
+    """Simplex weights minimising the blend's multiclass log-loss (softmax parametrisation)."""
+    if len(probas) == 1:
+        return [1.0]
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas])
+    index = {c: i for i, c in enumerate(classes)}
+    truth = np.array([index[v] for v in y])
+    rows = np.arange(len(truth))
+
+    def loss(theta: np.ndarray) -> float:
+        w = np.exp(theta - theta.max())
+        w /= w.sum()
+        mixed = np.tensordot(w, stacked, axes=1)
+        return float(-np.mean(np.log(np.clip(mixed[rows, truth], _EPS, 1.0))))
+
+    found = minimize(loss, np.zeros(len(probas)), method="Nelder-Mead", options={"maxiter": 2000})
+    w = np.exp(found.x - found.x.max())
+    return [float(v) for v in w / w.sum()]
+
+
+def fit_class_weights(
+    proba: np.ndarray, y: np.ndarray, classes: list[str], trials: int, seed: int
+) -> list[float] | None:
+    """Per-class weights (in [0.5, 2]) that raise OOF accuracy; None when none helps."""
+    labels = np.asarray(classes)
+    baseline = accuracy_score(y, labels[np.argmax(proba, axis=1)])
+
+    def objective(trial: optuna.Trial) -> float:
+        weights = [trial.suggest_float(f"w{i}", 0.5, 2.0, log=True) for i in range(len(classes))]
+        return float(accuracy_score(y, labels[np.argmax(proba * weights, axis=1)]))
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.enqueue_trial({f"w{i}": 1.0 for i in range(len(classes))})
+    study.optimize(objective, n_trials=trials)
+    if study.best_value <= baseline:
+        return None
+    return [float(study.best_params[f"w{i}"]) for i in range(len(classes))]
+
+
+class BlendFit(BaseModel):
+    """What blending found on out-of-fold predictions (all figures OOF)."""
+
+    members: dict[str, float]
+    class_weights: list[float] | None = None
+    best_single: str
+    best_single_accuracy: float
+    blend_accuracy: float
+    blend_log_loss: float
+    weighted_accuracy: float
+
+
+def fit_blend(
+    oofs: Mapping[str, np.ndarray],
+    y: pd.Series,
+    classes: list[str],
+    *,
+    class_weights: bool,
+    trials: int,
+    seed: int,
+) -> BlendFit:
+    """Member weights and class weights from each family's OOF probabilities."""
+    names = list(oofs)
+    truth = y.to_numpy().astype(str)
+    labels = np.asarray(classes)
+    singles = {n: accuracy_score(truth, labels[np.argmax(oofs[n], axis=1)]) for n in names}
+    best = max(singles, key=lambda n: singles[n])
+    weights = fit_weights([oofs[n] for n in names], truth, classes)
+    mixed = blend([oofs[n] for n in names], weights)
+    cw = fit_class_weights(mixed, truth, classes, trials, seed) if class_weights else None
+    final = reweight(mixed, cw)
+    return BlendFit(
+        members={n: w for n, w in zip(names, weights, strict=True) if w > 1e-4},
+        class_weights=cw,
+        best_single=best,
+        best_single_accuracy=float(singles[best]),
+        blend_accuracy=float(accuracy_score(truth, labels[np.argmax(mixed, axis=1)])),
+        blend_log_loss=multiclass_log_loss(mixed, truth, classes),
+        weighted_accuracy=float(accuracy_score(truth, labels[np.argmax(final, axis=1)])),
+    )
+
+
+class BlendClassifier(ClassifierMixin, BaseEstimator):
+    """Weighted blend of fitted pipelines' probabilities, times optional class weights."""
+
+    def __init__(
+        self,
+        members: dict[str, Any] | None = None,
+        weights: dict[str, float] | None = None,
+        class_weights: list[float] | None = None,
+    ) -> None:
+        self.members = members
+        self.weights = weights
+        self.class_weights = class_weights
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> BlendClassifier:
+        """Fit every member pipeline on ``X``, ``y`` (weights stay as given)."""
+        for pipeline in (self.members or {}).values():
+            pipeline.fit(X, y)
+        self.classes_ = self._first().classes_
+        return self
+
+    def _first(self) -> Any:
+        if not self.members:
+            raise ValueError("BlendClassifier has no members")
+        return next(iter(self.members.values()))
+
+    @property
+    def named_steps(self) -> dict[str, Any]:
+        """The first member's steps (the input guard is shared by every member)."""
+        return dict(self._first().named_steps)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Blended, class-weighted probabilities (columns in ``classes_`` order)."""
+        members, weights = self.members or {}, self.weights or {}
+        probas = [members[n].predict_proba(X) for n in weights]
+        return reweight(blend(probas, list(weights.values())), self.class_weights)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Most probable class per row."""
+        return np.asarray(self.classes_)[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class CompiledBlend:
+    """:class:`BlendClassifier` over each member's :class:`CompiledPipeline`."""
+
+    def __init__(self, model: BlendClassifier, n_threads: int = 2) -> None:
+        weights = model.weights or {}
+        members = model.members or {}
+        self.parts = [(CompiledPipeline(members[n], n_threads), w) for n, w in weights.items()]
+        self.class_weights = model.class_weights
+        self.classes = np.asarray(model.classes_)
+
+    def unknown_counts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Rows per categorical column not seen in training (the members share the data)."""
+        return self.parts[0][0].unknown_counts(records)
+
+    def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Class probabilities of records."""
+        probas = [part.predict_proba(records) for part, _ in self.parts]
+        return reweight(blend(probas, [w for _, w in self.parts]), self.class_weights)
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class probabilities of a validated frame."""
+        probas = [part.predict_frame(frame) for part, _ in self.parts]
+        return reweight(blend(probas, [w for _, w in self.parts]), self.class_weights)

@@ -1,0 +1,208 @@
+"""How good a fitted model is, overall, per slice, and how far its probabilities can be trusted.
+
+Everything works from class probabilities (one ``predict_proba`` per split), so the blend, a
+single pipeline and out-of-fold predictions are measured the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from pydantic import BaseModel
+from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
+
+from obesity_risk.config import Settings
+from obesity_risk.config.training import Slice
+from obesity_risk.features import EngineeredFeatures
+from obesity_risk.models.fastpath import needed_features
+
+_EPS = 1e-15
+
+
+class SplitMetrics(BaseModel):
+    """Accuracy, macro-F1, log-loss and top-label expected calibration error of one split."""
+
+    rows: int
+    accuracy: float
+    f1_macro: float
+    log_loss: float
+    ece: float
+
+
+class SliceMetrics(BaseModel):
+    """One subgroup's figures."""
+
+    column: str
+    group: str
+    rows: int
+    accuracy: float
+    f1_macro: float
+
+
+class ReliabilityBin(BaseModel):
+    """One bin of a per-class reliability diagram (one-vs-rest)."""
+
+    mean_predicted: float
+    observed: float
+    rows: int
+
+
+def _truth_index(y: Sequence[str], classes: list[str]) -> np.ndarray:
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index[str(v)] for v in y], dtype=np.intp)
+
+
+def multiclass_log_loss(proba: np.ndarray, y: Sequence[str], classes: list[str]) -> float:
+    """Mean negative log-probability of the true class (columns in ``classes`` order; sklearn's
+    ``log_loss`` would assume sorted class names)."""
+    truth = _truth_index(y, classes)
+    picked = proba[np.arange(len(truth)), truth]
+    return float(-np.mean(np.log(np.clip(picked, _EPS, 1.0))))
+
+
+def expected_calibration_error(
+    proba: np.ndarray, y: Sequence[str], classes: list[str], bins: int
+) -> float:
+    """Top-label ECE: the row-weighted gap between confidence and accuracy over ``bins``
+    equal-width confidence bins."""
+    truth = _truth_index(y, classes)
+    confidence = proba.max(axis=1)
+    correct = (np.argmax(proba, axis=1) == truth).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.sum() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total / len(truth)) if len(truth) else float("nan")
+
+
+def reliability(
+    proba: np.ndarray, y: Sequence[str], classes: list[str], bins: int
+) -> dict[str, list[ReliabilityBin]]:
+    """Per class: predicted probability vs observed frequency, in equal-width bins."""
+    truth = _truth_index(y, classes)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    out: dict[str, list[ReliabilityBin]] = {}
+    for k, name in enumerate(classes):
+        p = proba[:, k]
+        hit = (truth == k).astype(float)
+        which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
+        out[name] = [
+            ReliabilityBin(
+                mean_predicted=float(p[which == b].mean()),
+                observed=float(hit[which == b].mean()),
+                rows=int((which == b).sum()),
+            )
+            for b in range(bins)
+            if (which == b).any()
+        ]
+    return out
+
+
+def split_metrics(
+    proba: np.ndarray, y: Sequence[str], classes: list[str], bins: int = 10
+) -> SplitMetrics:
+    """Figures of one split from its probabilities."""
+    labels = np.asarray(classes)[np.argmax(proba, axis=1)]
+    truth = np.asarray(y).astype(str)
+    return SplitMetrics(
+        rows=len(truth),
+        accuracy=float(accuracy_score(truth, labels)),
+        f1_macro=float(f1_score(truth, labels, average="macro")),
+        log_loss=multiclass_log_loss(proba, truth, classes),
+        ece=expected_calibration_error(proba, truth, classes, bins),
+    )
+
+
+def slice_groups(X: pd.DataFrame, item: Slice, settings: Settings) -> pd.Series:
+    """The group name of every row for one slice (engineered columns computed from YAML)."""
+    if item.column in X.columns:
+        values = X[item.column]
+    else:
+        every = [f.model_dump() for f in settings.features.engineered]
+        specs = needed_features(every, {item.column})  # only what this column is built from
+        values = EngineeredFeatures(specs).fit(X).transform(X)[item.column]
+    if item.bins is None:
+        return values.astype(str)
+    bands = pd.cut(values.astype(float), bins=item.bins, right=False)
+    return bands.astype(str).replace("nan", "out of bins")
+
+
+def slice_metrics(
+    X: pd.DataFrame, y: pd.Series, predicted: np.ndarray, settings: Settings
+) -> list[SliceMetrics]:
+    """Accuracy and macro-F1 per group of every configured slice."""
+    truth = y.to_numpy().astype(str)
+    out = []
+    for item in settings.evaluation.slices:
+        groups = slice_groups(X, item, settings).to_numpy()
+        for group in sorted(set(groups)):
+            mask = groups == group
+            out.append(
+                SliceMetrics(
+                    column=item.column,
+                    group=str(group),
+                    rows=int(mask.sum()),
+                    accuracy=float(accuracy_score(truth[mask], predicted[mask])),
+                    f1_macro=float(f1_score(truth[mask], predicted[mask], average="macro")),
+                )
+            )
+    return out
+
+
+def confusion_figure(y: Any, predicted: Any, classes: list[str], title: str) -> Figure:
+    """Confusion matrix (row-normalised) as a matplotlib Figure (no pyplot state)."""
+    fig = Figure(figsize=(9, 8))
+    ax = fig.add_subplot()
+    ConfusionMatrixDisplay.from_predictions(
+        y,
+        predicted,
+        labels=classes,
+        normalize="true",
+        values_format=".2f",
+        xticks_rotation=45,
+        ax=ax,
+        colorbar=False,
+    )
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_figure(curves: dict[str, list[ReliabilityBin]], title: str) -> Figure:
+    """One reliability diagram per class on a shared grid."""
+    n = len(curves)
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(3.2 * cols, 3.0 * rows))
+    for i, (name, bins) in enumerate(curves.items()):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.plot([0, 1], [0, 1], color="0.7", linewidth=1)
+        ax.plot([b.mean_predicted for b in bins], [b.observed for b in bins], marker="o")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def evaluate(pipeline: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
+    """Accuracy and macro-F1 of a fitted pipeline."""
+    predicted = pipeline.predict(X)
+    return {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "f1_macro": float(f1_score(y, predicted, average="macro")),
+    }
+
+
+def reference_frame(pipeline: Any, X: pd.DataFrame, y: pd.Series, target: str) -> pd.DataFrame:
+    """Monitoring reference: the training rows, their labels and the model's predictions."""
+    frame = X.assign(**{target: y.to_numpy(), "prediction": pipeline.predict(X)})
+    return frame.reset_index(drop=True)

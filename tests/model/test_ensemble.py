@@ -1,0 +1,93 @@
+"""The ensemble: weights from out-of-fold probabilities, one classifier served through the same
+Predictor as any pipeline (compiled members equal the sklearn path), the gate's rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from obesity_risk.config import load_settings
+from obesity_risk.data import load_dataset, sample_stratified
+from obesity_risk.features import build_pipeline
+from obesity_risk.inference import Predictor
+from obesity_risk.models.ensemble import BlendClassifier, fit_blend, fit_weights, reweight
+from obesity_risk.models.evaluation import SliceMetrics
+from obesity_risk.models.families import effective_family, make_estimator
+from obesity_risk.models.promotion import gate_failures
+from tests.conftest import TRAIN_CSV, UCI_CSV, make_loaded
+
+CLASSES = ["p", "q", "r"]
+
+
+def one_hot(y: list[str], sharp: float) -> np.ndarray:
+    out = np.full((len(y), 3), (1 - sharp) / 2)
+    out[np.arange(len(y)), [CLASSES.index(v) for v in y]] = sharp
+    return out
+
+
+def test_weights_favour_the_better_member() -> None:
+    rng = np.random.default_rng(0)
+    y = list(rng.choice(CLASSES, 600))
+    good = one_hot(y, 0.8)
+    noise = rng.dirichlet(np.ones(3), 600)
+    weights = fit_weights([good, noise], np.asarray(y), CLASSES)
+    assert weights[0] > 0.9 and sum(weights) == pytest.approx(1.0)
+
+
+def test_class_weights_fix_a_biased_model() -> None:
+    rng = np.random.default_rng(1)
+    y = list(rng.choice(CLASSES, 900))
+    proba = one_hot(y, 0.5)
+    proba[:, 0] += 0.3  # biased towards "p": argmax is "p" for most "q"/"r" rows
+    proba /= proba.sum(axis=1, keepdims=True)
+    fit = fit_blend({"m": proba}, pd.Series(y), CLASSES, class_weights=True, trials=200, seed=0)
+    assert fit.class_weights is not None
+    assert fit.weighted_accuracy > fit.blend_accuracy + 0.2
+    assert np.allclose(reweight(proba, fit.class_weights).sum(axis=1), 1.0)
+
+
+@pytest.fixture(scope="module")
+def blend_model():
+    settings = load_settings(logging={"file": False})
+    train = load_dataset(TRAIN_CSV, settings.data)
+    X, y = sample_stratified(train.X, train.y, 1500, 0)
+    members = {}
+    for name, params in {"lgbm": {"n_estimators": 30}, "dt": {"max_depth": 6}}.items():
+        family = effective_family(settings, name)
+        estimator = make_estimator(settings, family, params)
+        members[name] = build_pipeline(settings.data, settings.features, estimator).fit(X, y)
+    model = BlendClassifier(members, {"lgbm": 0.7, "dt": 0.3}, [1.0, 1.1, 0.9, 1.0, 1.0, 1.2, 1.0])
+    model.classes_ = members["lgbm"].classes_
+    return settings, model
+
+
+def test_blend_served_through_the_predictor(blend_model) -> None:
+    settings, model = blend_model
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None).X
+    predictor = Predictor(make_loaded(model, family="ensemble"), settings.data)
+    assert predictor.compiled is not None  # each member compiled, no sklearn fallback
+    expected = model.predict_proba(uci)
+    records = predictor.validate_records(uci.to_dict(orient="records"))
+    np.testing.assert_allclose(
+        predictor.predict_records(records).probabilities, expected, atol=1e-12
+    )
+    np.testing.assert_allclose(predictor.predict_frame(uci).probabilities, expected, atol=1e-12)
+    assert list(model.predict(uci)) == predictor.predict_frame(uci).labels
+
+
+def test_gate_refuses_a_worse_challenger() -> None:
+    settings = load_settings(
+        logging={"file": False},
+        evaluation={"gate": {"min_accuracy": 0.9, "max_slice_drop": 0.02, "min_slice_rows": 10}},
+    )
+    old = [SliceMetrics(column="Gender", group="Male", rows=100, accuracy=0.92, f1_macro=0.9)]
+    worse = [SliceMetrics(column="Gender", group="Male", rows=100, accuracy=0.88, f1_macro=0.9)]
+    tiny = [SliceMetrics(column="Gender", group="Male", rows=5, accuracy=0.5, f1_macro=0.5)]
+    assert gate_failures(settings, 0.93, old, old) == []
+    failures = gate_failures(settings, 0.89, worse, old)
+    assert len(failures) == 2
+    assert "validation accuracy 0.8900 < gate 0.9000" in failures[0]
+    assert "slice Gender=Male" in failures[1] and "0.0400 below" in failures[1]
+    assert gate_failures(settings, 0.93, tiny, old) == []  # too few rows to judge
+    assert gate_failures(settings, 0.93, worse, None) == []  # no champion: nothing to compare

@@ -1,0 +1,83 @@
+"""Explanations add up: for every family, TreeSHAP contributions plus the base value reproduce
+the model's own score (raw log-odds for boosters, probability for sklearn trees and blends),
+and one-hot parts come back as their input column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from obesity_risk.config import load_settings
+from obesity_risk.data import load_dataset, sample_stratified
+from obesity_risk.explain import _softmax, raw_contributions
+from obesity_risk.features import build_pipeline
+from obesity_risk.inference import Predictor
+from obesity_risk.models.ensemble import BlendClassifier, blend
+from obesity_risk.models.families import effective_family, make_estimator
+from tests.conftest import TRAIN_CSV, UCI_CSV, make_loaded
+from tests.model.test_predictor import SMALL
+
+
+@pytest.fixture(scope="module")
+def data():
+    settings = load_settings(logging={"file": False})
+    train = load_dataset(TRAIN_CSV, settings.data)
+    X, y = sample_stratified(train.X, train.y, 1500, 0)
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None).X.sample(200, random_state=0)
+    return settings, X, y, uci
+
+
+@pytest.fixture(scope="module")
+def pipelines(data):
+    settings, X, y, _ = data
+    out = {}
+    for name, params in SMALL.items():
+        estimator = make_estimator(settings, effective_family(settings, name), params)
+        out[name] = build_pipeline(settings.data, settings.features, estimator).fit(X, y)
+    return out
+
+
+@pytest.mark.parametrize("family", list(SMALL))
+def test_contributions_reproduce_the_score(data, pipelines, family: str) -> None:
+    settings, _, _, uci = data
+    predictor = Predictor(make_loaded(pipelines[family], family=family), settings.data)
+    matrix = predictor.compiled.transform_frame(uci)
+    contrib, space = raw_contributions(predictor.compiled, matrix)
+    proba = pipelines[family].predict_proba(uci)
+    score = contrib.sum(axis=2)  # (rows, classes): base + contributions
+    if space == "probability":
+        np.testing.assert_allclose(score, proba, atol=1e-6)
+    else:  # the softmax of the raw scores is the model's probability
+        np.testing.assert_allclose(_softmax(score), proba, atol=1e-5)
+    predictions, explained = predictor.explain_frame(uci, top=5)
+    for row, item in enumerate(explained):
+        assert item.label == predictions.labels[row]
+        assert item.base_value + sum(item.contributions.values()) + item.other == pytest.approx(
+            item.value, abs=1e-9
+        )
+        k = predictions.classes.index(item.label)
+        assert item.value == pytest.approx(score[row, k], abs=1e-6)
+        assert len(item.contributions) == 5
+        magnitudes = [abs(v) for v in item.contributions.values()]
+        assert magnitudes == sorted(magnitudes, reverse=True)
+    everything = predictor.explain_frame(uci.head(3), top=100)[1][0].contributions
+    known = set(settings.data.columns) | {f.name for f in settings.features.engineered}
+    assert set(everything) <= known and "MTRANS" in everything  # one-hot parts summed back
+    assert all(k != "MTRANS_Walking" for k in everything)
+
+
+def test_blend_contributions_reproduce_the_blended_probability(data, pipelines) -> None:
+    settings, _, _, uci = data
+    weights = {"lgbm": 0.5, "rf": 0.3, "catboost": 0.2}
+    model = BlendClassifier({n: pipelines[n] for n in weights}, weights, None)
+    model.classes_ = pipelines["lgbm"].classes_
+    predictor = Predictor(make_loaded(model, family="ensemble"), settings.data)
+    records = predictor.validate_records(uci.to_dict(orient="records"))
+    predictions, explained = predictor.explain_records(records, top=4)
+    mixed = blend([pipelines[n].predict_proba(uci) for n in weights], list(weights.values()))
+    for row, item in enumerate(explained):
+        k = predictions.classes.index(item.label)
+        assert item.space == "probability"
+        assert item.value == pytest.approx(mixed[row, k], abs=1e-6)
+        total = item.base_value + sum(item.contributions.values()) + item.other
+        assert total == pytest.approx(item.value, abs=1e-9)
