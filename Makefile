@@ -31,6 +31,7 @@ run: install  ## set up, train the default budget, build the reports, print wher
 	@echo ""
 	@echo "  training summary : reports/training/summary.json"
 	@echo "  champion export  : models/champion/ (MLflow model + card.json + reference.parquet)"
+	@echo "  model card       : reports/model-card/index.html (open in a browser; also GET /model/card)"
 	@echo "  drift reports    : reports/monitoring/index.html (open in a browser)"
 	@echo "  MLflow store     : mlruns/ (browse: make mlflow -> http://localhost:$(MLFLOW_PORT))"
 	@echo "  notebooks        : make lab -> http://localhost:$(LAB_PORT)"

@@ -111,6 +111,9 @@ def stage_timings(predictor: Any, record: dict, tmp: Path, repeat: int = 2000) -
             ),
             "metrics": per_call(metrics, repeat),
             "response": per_call(respond, repeat),
+            # only with ?explain=true (not part of a plain request): TreeSHAP on the row
+            "explain_extra": per_call(lambda: predictor.explain_records([record], 5), repeat // 4)
+            - per_call(lambda: predictor.predict_records([record]), repeat // 4),
             "true_floor_booster_one_row_one_thread": per_call(
                 lambda: booster.predict(row, num_threads=1), repeat
             ),

@@ -84,7 +84,9 @@ def raw_contributions(compiled: CompiledPipeline, matrix: np.ndarray) -> tuple[n
         return _per_class(np.asarray(values), n, k, f), "raw score (log-odds)"
     import shap
 
-    explainer = shap.TreeExplainer(inner)
+    explainer = compiled.cache.get("tree_explainer")
+    if explainer is None:  # building it walks every tree: once per loaded model
+        explainer = compiled.cache["tree_explainer"] = shap.TreeExplainer(inner)
     values = np.asarray(explainer.shap_values(matrix, check_additivity=False))  # (n, F, K)
     base = np.broadcast_to(np.asarray(explainer.expected_value, dtype=float), (n, k))
     return np.concatenate([values.transpose(0, 2, 1), base[:, :, None]], axis=2), "probability"
@@ -177,3 +179,14 @@ def explain_blend(
             for name, value in row.items():
                 acc[name] = acc.get(name, 0.0) + weight * value
     return total, base, "probability"
+
+
+def mean_abs_contributions(items: list[Explanation]) -> dict[str, float]:
+    """Global importance: mean |contribution| per input column over explained rows (each row's
+    contributions for its own predicted class), largest first."""
+    totals: dict[str, float] = {}
+    for item in items:
+        for name, value in item.contributions.items():
+            totals[name] = totals.get(name, 0.0) + abs(value)
+    n = max(len(items), 1)
+    return dict(sorted(((k, v / n) for k, v in totals.items()), key=lambda kv: -kv[1]))

@@ -177,3 +177,66 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
     assert "Monitoring reports" in index and "data-drift" in index and "performance" in index
     assert ("DRIFT:" in index) or ("no rule fired" in index)
     browser.save_screenshot(str(figures / "reports-index.png"))
+
+
+def test_model_card_renders_in_a_real_browser(server: str, browser, tmp_path: Path) -> None:
+    from obesity_risk.models import model_card
+    from obesity_risk.models.card import CardMetrics, ModelCard
+
+    card = ModelCard(
+        name="obesity-risk",
+        family="ensemble",
+        version="12",
+        metrics=CardMetrics(
+            cv_accuracy=0.9096,
+            val_accuracy=0.9046,
+            test_accuracy=0.92,
+            test_log_loss=0.237,
+            test_ece=0.007,
+        ),
+        members={"xgb": 0.75, "catboost": 0.17, "rf": 0.05, "lgbm": 0.03},
+        slices=[
+            {
+                "column": "Gender",
+                "group": "Female",
+                "rows": 1030,
+                "accuracy": 0.93,
+                "f1_macro": 0.9,
+            },
+            {
+                "column": "Age",
+                "group": "<script>alert(1)</script>",
+                "rows": 3,
+                "accuracy": 1.0,
+                "f1_macro": 1.0,
+            },
+        ],
+        importance={"Weight": 1.9, "BMI": 1.1, "Height": 0.6, "Gender": 0.3},
+        importance_space="raw score (log-odds)",
+        rows={"fit": 15568, "test": 2076},
+        data={"obesity_s4e2_train.csv": "fec835cc" * 8},
+    )
+    page = model_card.write(card, tmp_path / "model-card", champion=True)
+    assert (tmp_path / "model-card" / "index.html").read_text() == page.read_text()
+    browser.get(page.as_uri())
+    assert browser.title == "obesity-risk v12: model card"
+    headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+    assert headings == [
+        "Intended use",
+        "Data",
+        "Training",
+        "Metrics",
+        "Slices (test split)",
+        "Global importance",
+        "Limitations",
+    ]
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "not a diagnosis" in body and "0.9200" in body and "<script>alert(1)</script>" in body
+    bars = browser.find_elements(By.CSS_SELECTOR, "#importance .bar")
+    assert len(bars) == 4 and bars[0].size["width"] == 200 and bars[1].size["width"] < 200
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+    browser.save_screenshot(str(ROOT / "reports" / "figures" / "model-card.png"))
+    # the served model's card, from the API
+    browser.get(f"{server}/model/card")
+    assert browser.title == "obesity-risk v5: model card"

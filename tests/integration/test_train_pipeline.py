@@ -140,7 +140,11 @@ def test_every_trial_is_a_child_run_of_its_study(runs) -> None:
     artifacts = {a.path for a in client.list_artifacts(study_run)}
     assert {"confusion_matrix.png", "classification_report.txt", "reliability.png"} <= artifacts
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    parent = {a.path for a in client.list_artifacts(summary.run_id)}
+    assert {"families.png", "shap_importance.png", "slices.json", "model-card"} <= parent
     session = client.get_run(summary.run_id)
+    pooled = session.data.metrics["cv_accuracy_lgbm"]  # OOF accuracy vs the mean of folds
+    assert pooled == pytest.approx(summary.studies["lgbm"].cv_accuracy, abs=2e-3)
     assert len(session.data.params["train_sha256"]) == 64
     assert "config" in {a.path for a in client.list_artifacts(summary.run_id)}
 

@@ -3,8 +3,6 @@ calibration, and the quality gate before promotion."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -20,6 +18,7 @@ class EnsembleConfig(_Strict):
     class_weights: bool = True  # per-class probability weights tuned on OOF for accuracy
     weight_trials: int = Field(300, ge=10)  # Optuna trials for the class weights
     min_gain: float = Field(0.0, ge=0.0)  # OOF accuracy the blend must add over the best single
+    min_weight: float = Field(0.1, ge=0.0, lt=1.0)  # lighter members are dropped (serving cost)
 
 
 class Slice(_Strict):
@@ -51,5 +50,4 @@ class EvaluationConfig(_Strict):
 
     slices: list[Slice] = Field(default_factory=list)
     calibration_bins: int = Field(10, ge=2, le=100)
-    calibration: Literal["none", "auto", "sigmoid", "isotonic"] = "none"
     gate: GateConfig = GateConfig()

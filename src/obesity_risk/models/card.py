@@ -81,6 +81,10 @@ class ModelCard(_Frozen):
     )
     class_weights: list[float] | None = None
     slices: list[dict[str, Any]] = Field(default_factory=list, description="test split")
+    importance: dict[str, float] = Field(
+        default_factory=dict, description="mean |TreeSHAP contribution| per input column"
+    )
+    importance_space: str | None = None
     rows: dict[str, int] = Field(default_factory=dict)
     data: dict[str, str] = Field(default_factory=dict, description="data file -> sha256")
     artifacts: dict[str, str] = Field(

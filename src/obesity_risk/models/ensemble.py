@@ -101,19 +101,24 @@ def fit_blend(
     class_weights: bool,
     trials: int,
     seed: int,
+    min_weight: float = 0.0,
 ) -> BlendFit:
-    """Member weights and class weights from each family's OOF probabilities."""
+    """Member weights and class weights from each family's OOF probabilities; members whose
+    weight is below ``min_weight`` are dropped one at a time (weights refitted each time)."""
     names = list(oofs)
     truth = y.to_numpy().astype(str)
     labels = np.asarray(classes)
     singles = {n: accuracy_score(truth, labels[np.argmax(oofs[n], axis=1)]) for n in names}
     best = max(singles, key=lambda n: singles[n])
     weights = fit_weights([oofs[n] for n in names], truth, classes)
+    while len(names) > 1 and min(weights) < min_weight:  # a member that barely counts costs
+        names.pop(int(np.argmin(weights)))  # a full model call per request: drop it, refit
+        weights = fit_weights([oofs[n] for n in names], truth, classes)
     mixed = blend([oofs[n] for n in names], weights)
     cw = fit_class_weights(mixed, truth, classes, trials, seed) if class_weights else None
     final = reweight(mixed, cw)
     return BlendFit(
-        members={n: w for n, w in zip(names, weights, strict=True) if w > 1e-4},
+        members=dict(zip(names, weights, strict=True)),
         class_weights=cw,
         best_single=best,
         best_single_accuracy=float(singles[best]),

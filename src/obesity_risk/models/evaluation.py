@@ -17,6 +17,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
 
 from obesity_risk.config import Settings
 from obesity_risk.config.training import Slice
+from obesity_risk.explain import Explanation, mean_abs_contributions
 from obesity_risk.features import EngineeredFeatures
 from obesity_risk.models.fastpath import needed_features
 
@@ -171,6 +172,44 @@ def confusion_figure(y: Any, predicted: Any, classes: list[str], title: str) -> 
         colorbar=False,
     )
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def importance_figure(items: list[Explanation], top: int = 12) -> Figure:
+    """Global importance (mean |contribution|) and, beside it, every row's contribution per
+    column (a beeswarm-style strip plot), for the predicted classes."""
+    order = list(mean_abs_contributions(items))[:top]
+    means = mean_abs_contributions(items)
+    fig = Figure(figsize=(11, 0.45 * len(order) + 1.5))
+    left, right = fig.subplots(1, 2, sharey=True)
+    left.barh(order[::-1], [means[c] for c in order[::-1]], color="#2e86c1")
+    left.set_xlabel("mean |contribution|")
+    rng = np.random.default_rng(0)
+    for y, column in enumerate(order[::-1]):
+        values = np.array([item.contributions.get(column, 0.0) for item in items])
+        right.scatter(values, y + rng.uniform(-0.25, 0.25, len(values)), s=4, alpha=0.4)
+    right.axvline(0, color="0.6", linewidth=1)
+    right.set_xlabel(f"contribution per row ({items[0].space if items else ''})")
+    fig.tight_layout()
+    return fig
+
+
+def families_figure(figures: dict[str, dict[str, float | None]]) -> Figure:
+    """Accuracy per candidate (rows) and split (bars): the parent run's comparison plot."""
+    names = list(figures)
+    splits = ["oof", "validation", "test"]
+    fig = Figure(figsize=(8, 0.5 * len(names) + 1.5))
+    ax = fig.add_subplot()
+    height = 0.8 / len(splits)
+    for j, split in enumerate(splits):
+        values = [figures[n].get(split) or 0.0 for n in names]
+        ax.barh(np.arange(len(names)) + j * height, values, height, label=split)
+    ax.set_yticks(np.arange(len(names)) + height, names)
+    low = min((v for f in figures.values() for v in f.values() if v), default=0.0)
+    ax.set_xlim(max(0.0, low - 0.02), 1.0)
+    ax.set_xlabel("accuracy")
+    ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
 

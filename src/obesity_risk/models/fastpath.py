@@ -131,6 +131,7 @@ class CompiledPipeline:
         self.single = _with_threads(model, 1)
         self.multi = model if _threads(model) == n_threads else _with_threads(model, n_threads)
         self._native_single = native_proba(self.single)
+        self.cache: dict[str, Any] = {}  # built on first use by optional paths (explanations)
         self.input_columns = sorted(
             {c for _, cols, _ in self.plan for c in cols} - self.engineered_names
             | {c for f in self.engineered for c in f["inputs"].values()} - self.engineered_names

@@ -8,7 +8,6 @@ rows), :mod:`tune` (studies, out-of-fold probabilities), :mod:`selection`, :mod:
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 import mlflow
 import numpy as np
 from loguru import logger
-from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import classification_report
 
 from obesity_risk import __version__
@@ -25,49 +23,28 @@ from obesity_risk.config import Settings
 from obesity_risk.config.settings import Budget
 from obesity_risk.data import file_sha256
 from obesity_risk.errors import ConfigError
-from obesity_risk.features import build_pipeline, model_columns
+from obesity_risk.features import build_pipeline
 from obesity_risk.models import registry
 from obesity_risk.models.card import (
-    CardFeatures,
-    CardMetrics,
-    ChampionSummary,
-    ModelCard,
     StudySummary,
     TrainingSummary,
 )
+from obesity_risk.models.champion import Candidate, register_champion
 from obesity_risk.models.ensemble import BlendClassifier, BlendFit, blend, fit_blend, reweight
 from obesity_risk.models.evaluation import (
     SplitMetrics,
     confusion_figure,
-    reference_frame,
+    families_figure,
     reliability,
     reliability_figure,
-    slice_metrics,
     split_metrics,
 )
 from obesity_risk.models.families import effective_family, make_estimator
-from obesity_risk.models.promotion import decide
 from obesity_risk.models.selection import select_features
 from obesity_risk.models.splits import TrainingData, load_training_data
 from obesity_risk.models.tune import NoCompletedTrialError, StudyResult, run_study
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-
-
-class Candidate(BaseModel):
-    """A fitted model that may become champion, with its figures on every split."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    name: str  # a family, or "ensemble"
-    pipeline: Any
-    oof: np.ndarray
-    cv: SplitMetrics
-    validation: SplitMetrics
-    test: SplitMetrics | None
-    params: dict[str, Any]
-    run_id: str
-    model_uri: str
 
 
 def _figures(
@@ -167,7 +144,23 @@ class Trainer:
                 ):
                     chosen = ensemble
             self.champion_pipeline = chosen.pipeline
-            champion = self._champion(s, data, chosen, results, session.info.run_id)
+            shown = candidates | ({} if ensemble is None else {"ensemble": ensemble})
+            mlflow.log_figure(
+                families_figure(
+                    {
+                        n: {
+                            "oof": c.cv.accuracy,
+                            "validation": c.validation.accuracy,
+                            "test": None if c.test is None else c.test.accuracy,
+                        }
+                        for n, c in shown.items()
+                    }
+                ),
+                "families.png",
+            )
+            champion = register_champion(
+                s, self.budget_name, data, chosen, results, session.info.run_id
+            )
             summary = TrainingSummary(
                 budget=self.budget_name,
                 run_id=session.info.run_id,
@@ -361,6 +354,7 @@ class Trainer:
             class_weights=s.ensemble.class_weights,
             trials=s.ensemble.weight_trials,
             seed=s.seed,
+            min_weight=s.ensemble.min_weight,
         )
         model = BlendClassifier(
             members={n: candidates[n].pipeline for n in fitted.members},
@@ -390,107 +384,6 @@ class Trainer:
             fitted.blend_accuracy,
         )
         return fitted, candidate
-
-    def _champion(
-        self,
-        s: Settings,
-        data: TrainingData,
-        chosen: Candidate,
-        results: dict[str, StudyResult],
-        session_run_id: str,
-    ) -> ChampionSummary:
-        """Register the chosen model with its card; promote it if it passes the gate and beats
-        the champion on the validation split; export it when promoted."""
-        pipeline = chosen.pipeline
-        external = {"accuracy": None, "f1_macro": None}
-        if data.external is not None and data.external.y is not None and data.augment is None:
-            ext = split_metrics(
-                pipeline.predict_proba(data.external.X), data.external.y, list(pipeline.classes_)
-            )
-            external = {"accuracy": ext.accuracy, "f1_macro": ext.f1_macro}
-        numeric, ordered, nominal = model_columns(s.data, s.features)
-        files = [Path(data.train_source)] + (
-            [] if data.external is None else [Path(data.external.source)]
-        )
-        val_slices = slice_metrics(
-            data.validation.X, data.validation.y, pipeline.predict(data.validation.X), s
-        )
-        test_slices = []
-        if len(data.test):
-            test_slices = slice_metrics(data.test.X, data.test.y, pipeline.predict(data.test.X), s)
-        test = chosen.test
-        card = ModelCard(
-            name=s.tracking.registered_model,
-            family=chosen.name,
-            run_id=chosen.run_id,
-            budget=self.budget_name,
-            trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            package_version=__version__,
-            metrics=CardMetrics(
-                cv_accuracy=chosen.cv.accuracy,
-                cv_f1_macro=chosen.cv.f1_macro,
-                val_accuracy=chosen.validation.accuracy,
-                val_f1_macro=chosen.validation.f1_macro,
-                test_accuracy=None if test is None else test.accuracy,
-                test_f1_macro=None if test is None else test.f1_macro,
-                test_log_loss=None if test is None else test.log_loss,
-                test_ece=None if test is None else test.ece,
-                external_accuracy=external["accuracy"],
-                external_f1_macro=external["f1_macro"],
-            ),
-            classes=list(s.data.classes),
-            features=CardFeatures(numeric=numeric, ordinal=ordered, nominal=nominal),
-            params=chosen.params
-            if chosen.name != "ensemble"
-            else {n: results[n].best_params for n in pipeline.weights},
-            members=getattr(pipeline, "weights", None) or {},
-            class_weights=getattr(pipeline, "class_weights", None),
-            slices=[m.model_dump() for m in test_slices],
-            rows=data.rows,
-            data={p.name: file_sha256(p) for p in files},
-        )
-        reg = registry.Registry(s)
-        version = reg.register(chosen.model_uri, card)
-        card = reg.card_for(reg.client.get_model_version(reg.name, version))
-        decision = decide(s, chosen.validation.accuracy, val_slices, data.validation, version)
-        alias = s.tracking.champion_alias if decision.promote else s.tracking.challenger_alias
-        reg.set_alias(alias, version)
-        mlflow.log_metrics(
-            {
-                f"champion_{k}": v
-                for k, v in card.metrics.model_dump().items()
-                if v is not None and k.endswith("accuracy")
-            }
-        )
-        mlflow.log_dict(card.model_dump(mode="json"), "champion_card.json")
-        mlflow.log_dict(
-            {
-                "validation": [m.model_dump() for m in val_slices],
-                "test": [m.model_dump() for m in test_slices],
-            },
-            "slices.json",
-        )
-        mlflow.set_tag("promotion", decision.reason)
-        reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / registry.REFERENCE_FILE
-            reference.to_parquet(path, index=False)
-            reg.client.log_artifact(chosen.run_id, str(path), "reference")
-        export = None
-        if decision.promote:
-            export = str(registry.export_local(s, pipeline, data.validation.X, card, reference))
-        return ChampionSummary(
-            card=card,
-            alias=alias,
-            promoted=decision.promote,
-            reason=decision.reason,
-            previous_champion_val_accuracy=decision.incumbent_val_accuracy,
-            model_uri=f"models:/{s.tracking.registered_model}/{version}",
-            alias_uri=f"models:/{s.tracking.registered_model}@{alias}",
-            logged_model_uri=chosen.model_uri,
-            session_run_id=session_run_id,
-            export=export,
-        )
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -26,6 +27,7 @@ from obesity_risk.api.schemas import (
     ReloadResult,
     VersionInfo,
 )
+from obesity_risk.models.model_card import render as render_card
 
 router = APIRouter(tags=["service"])
 
@@ -61,6 +63,17 @@ def ready(
 def model_info(model: ModelDep) -> ModelInfo:
     """What is served: the model card (family, version, metrics, features, hashes...)."""
     return ModelInfo(card=model.card, source=model.model.source, loaded_at=model.loaded_at)
+
+
+@router.get(
+    "/model/card",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}, 503: {"model": ErrorBody}},
+)
+def model_card_page(model: ModelDep) -> HTMLResponse:
+    """The served model's card as a page: intended use, data, training, metrics, slices,
+    calibration, global importance, limitations."""
+    return HTMLResponse(render_card(model.card))
 
 
 @router.get("/version", response_model=VersionInfo)

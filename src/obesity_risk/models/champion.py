@@ -1,0 +1,174 @@
+"""Registration of the chosen model: its typed card (metrics, slices, importance), the
+promotion decision (gate, then the current champion), the export and the HTML model card."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from obesity_risk import __version__
+from obesity_risk.config import Settings
+from obesity_risk.data import file_sha256
+from obesity_risk.explain import Explanation, mean_abs_contributions
+from obesity_risk.features import model_columns
+from obesity_risk.inference import ExplainError, Predictor
+from obesity_risk.models import model_card, registry
+from obesity_risk.models.card import CardFeatures, CardMetrics, ChampionSummary, ModelCard
+from obesity_risk.models.evaluation import (
+    SplitMetrics,
+    importance_figure,
+    reference_frame,
+    slice_metrics,
+    split_metrics,
+)
+from obesity_risk.models.promotion import decide
+from obesity_risk.models.registry import LoadedModel
+from obesity_risk.models.splits import TrainingData
+from obesity_risk.models.tune import StudyResult
+
+
+class Candidate(BaseModel):
+    """A fitted model that may become champion, with its figures on every split."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str  # a family, or "ensemble"
+    pipeline: Any
+    oof: np.ndarray
+    cv: SplitMetrics
+    validation: SplitMetrics
+    test: SplitMetrics | None
+    params: dict[str, Any]
+    run_id: str
+    model_uri: str
+
+
+EXPLAINED_ROWS = 300
+
+
+def explain_sample(s: Settings, pipeline: Any, data: TrainingData) -> list[Explanation]:
+    """Every input column's contribution for up to ``EXPLAINED_ROWS`` validation rows (the
+    global importance of the card and the MLflow plot); empty when the model has no path."""
+    sample = data.validation.X.head(EXPLAINED_ROWS)
+    stub = ModelCard(name=s.tracking.registered_model, family="candidate")
+    predictor = Predictor(LoadedModel(pipeline, "training", stub), s.data, s.models.n_jobs)
+    try:
+        return predictor.explain_frame(sample, top=len(sample.columns) + 100)[1]
+    except ExplainError:
+        return []
+
+
+def register_champion(
+    s: Settings,
+    budget_name: str,
+    data: TrainingData,
+    chosen: Candidate,
+    results: dict[str, StudyResult],
+    session_run_id: str,
+) -> ChampionSummary:
+    """Register the chosen model with its card; promote it if it passes the gate and beats
+    the champion on the validation split; export it when promoted."""
+    pipeline = chosen.pipeline
+    external = {"accuracy": None, "f1_macro": None}
+    if data.external is not None and data.external.y is not None and data.augment is None:
+        ext = split_metrics(
+            pipeline.predict_proba(data.external.X), data.external.y, list(pipeline.classes_)
+        )
+        external = {"accuracy": ext.accuracy, "f1_macro": ext.f1_macro}
+    numeric, ordered, nominal = model_columns(s.data, s.features)
+    files = [Path(data.train_source)] + (
+        [] if data.external is None else [Path(data.external.source)]
+    )
+    val_slices = slice_metrics(
+        data.validation.X, data.validation.y, pipeline.predict(data.validation.X), s
+    )
+    test_slices = []
+    if len(data.test):
+        test_slices = slice_metrics(data.test.X, data.test.y, pipeline.predict(data.test.X), s)
+    test = chosen.test
+    items = explain_sample(s, pipeline, data)
+    card = ModelCard(
+        name=s.tracking.registered_model,
+        family=chosen.name,
+        run_id=chosen.run_id,
+        budget=budget_name,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        package_version=__version__,
+        metrics=CardMetrics(
+            cv_accuracy=chosen.cv.accuracy,
+            cv_f1_macro=chosen.cv.f1_macro,
+            val_accuracy=chosen.validation.accuracy,
+            val_f1_macro=chosen.validation.f1_macro,
+            test_accuracy=None if test is None else test.accuracy,
+            test_f1_macro=None if test is None else test.f1_macro,
+            test_log_loss=None if test is None else test.log_loss,
+            test_ece=None if test is None else test.ece,
+            external_accuracy=external["accuracy"],
+            external_f1_macro=external["f1_macro"],
+        ),
+        classes=list(s.data.classes),
+        features=CardFeatures(numeric=numeric, ordinal=ordered, nominal=nominal),
+        params=chosen.params
+        if chosen.name != "ensemble"
+        else {n: results[n].best_params for n in pipeline.weights},
+        members=getattr(pipeline, "weights", None) or {},
+        class_weights=getattr(pipeline, "class_weights", None),
+        slices=[m.model_dump() for m in test_slices],
+        rows=data.rows,
+        importance=mean_abs_contributions(items),
+        importance_space=items[0].space if items else None,
+        data={p.name: file_sha256(p) for p in files},
+    )
+    reg = registry.Registry(s)
+    version = reg.register(chosen.model_uri, card)
+    card = reg.card_for(reg.client.get_model_version(reg.name, version))
+    decision = decide(s, chosen.validation.accuracy, val_slices, data.validation, version)
+    alias = s.tracking.champion_alias if decision.promote else s.tracking.challenger_alias
+    reg.set_alias(alias, version)
+    mlflow.log_metrics(
+        {
+            f"champion_{k}": v
+            for k, v in card.metrics.model_dump().items()
+            if v is not None and k.endswith("accuracy")
+        }
+    )
+    mlflow.log_dict(card.model_dump(mode="json"), "champion_card.json")
+    mlflow.log_dict(
+        {
+            "validation": [m.model_dump() for m in val_slices],
+            "test": [m.model_dump() for m in test_slices],
+        },
+        "slices.json",
+    )
+    mlflow.set_tag("promotion", decision.reason)
+    if items:
+        mlflow.log_figure(importance_figure(items), "shap_importance.png")
+        mlflow.log_dict(card.importance, "shap_importance.json")
+    page = model_card.write(card, s.reports_dir / "model-card", decision.promote)
+    mlflow.log_artifact(str(page), "model-card")
+    reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / registry.REFERENCE_FILE
+        reference.to_parquet(path, index=False)
+        reg.client.log_artifact(chosen.run_id, str(path), "reference")
+    export = None
+    if decision.promote:
+        export = str(registry.export_local(s, pipeline, data.validation.X, card, reference))
+    return ChampionSummary(
+        card=card,
+        alias=alias,
+        promoted=decision.promote,
+        reason=decision.reason,
+        previous_champion_val_accuracy=decision.incumbent_val_accuracy,
+        model_uri=f"models:/{s.tracking.registered_model}/{version}",
+        alias_uri=f"models:/{s.tracking.registered_model}@{alias}",
+        logged_model_uri=chosen.model_uri,
+        session_run_id=session_run_id,
+        export=export,
+    )

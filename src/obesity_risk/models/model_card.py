@@ -1,0 +1,125 @@
+"""The model card as an HTML page: intended use, data, training, metrics, slices, calibration,
+global importance, limitations. Rendered from the typed :class:`ModelCard` only (training writes
+it to ``reports/model-card/``; the API serves the loaded model's at ``GET /model/card``)."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+
+from obesity_risk.models.card import ModelCard
+
+INTENDED_USE = (
+    "A screening aid: it estimates an obesity-level category (7 classes, close to BMI bands)"
+    " from self-reported eating habits and physical condition, for population analytics and"
+    " to prompt a conversation with a clinician. It is not a diagnosis and must not drive an"
+    " individual's treatment."
+)
+DATA_NOTE = (
+    "The training rows (Kaggle Playground S4E2) are synthetic: a deep model generated them"
+    " from the UCI file (Palechor & de la Hoz Manotas, 2019), which is itself 23% survey"
+    " answers and 77% SMOTE-generated rows. When the UCI rows augment training"
+    " (data.external_usage: augment) they enter training folds only, never a validation fold"
+    " or the test split; scores on the UCI file are then not an independent test."
+)
+LIMITATIONS = [
+    "Height and Weight carry most of the signal (the classes are close to BMI bands): the"
+    " model adds little over BMI where habits are concerned.",
+    "Inputs are self-reported; the population is 14-61 years old from Mexico, Peru and"
+    " Colombia (UCI); other populations may differ (watch the drift reports).",
+    "Accuracy differs between slices (table above); small slices are noisy.",
+    "Probabilities are close to calibrated overall (ECE above) but per-class reliability varies.",
+]
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:900px;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1rem} td,th{padding:.2rem .7rem;
+border-bottom:1px solid #ddd;text-align:left} th{background:#f4f4f4} code{font-size:.85rem}
+.bar{display:inline-block;height:.8rem;background:#2e86c1}
+"""
+
+
+def _table(rows: list[list[object]], head: list[str]) -> str:
+    cells = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{cells}</tr>{body}</table>"
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "n/a" if value is None else str(value)
+
+
+def render(card: ModelCard) -> str:
+    """The card as a self-contained HTML page (every value escaped)."""
+    m = card.metrics
+    metrics = _table(
+        [
+            ["cross-validation (out-of-fold, training folds)", m.cv_accuracy, m.cv_f1_macro],
+            ["validation split (promotion, gate)", m.val_accuracy, m.val_f1_macro],
+            ["test split (untouched)", m.test_accuracy, m.test_f1_macro],
+            [
+                "UCI file (optimistic: source of the synthetic rows)",
+                m.external_accuracy,
+                m.external_f1_macro,
+            ],
+        ],
+        ["data", "accuracy", "macro-F1"],
+    )
+    calibration = _table(
+        [["log-loss (test)", m.test_log_loss], ["expected calibration error (test)", m.test_ece]],
+        ["calibration", "value"],
+    )
+    slices = _table(
+        [[s["column"], s["group"], s["rows"], s["accuracy"], s["f1_macro"]] for s in card.slices],
+        ["slice", "group", "rows", "accuracy", "macro-F1"],
+    )
+    top = max(card.importance.values(), default=1.0) or 1.0
+    importance = "".join(
+        f"<tr><td>{escape(k)}</td><td><span class=bar style='width:{200 * v / top:.0f}px'>"
+        f"</span> {v:.4f}</td></tr>"
+        for k, v in card.importance.items()
+    )
+    members = (
+        _table([[k, v] for k, v in card.members.items()], ["member", "blend weight"])
+        if card.members
+        else ""
+    )
+    data = _table([[k, v] for k, v in card.data.items()], ["file", "sha256"])
+    rows = _table([[k, v] for k, v in card.rows.items()], ["part", "rows"])
+    params = escape(json.dumps(card.params, indent=1, default=str))
+    limits = "".join(f"<li>{escape(t)}</li>" for t in LIMITATIONS)
+    title = f"{card.name} v{card.version or '-'}: model card"
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{escape(title)}</title><style>{_STYLE}</style></head><body>
+<h1>{escape(title)}</h1>
+<p>family <b>{escape(card.family)}</b> · budget {escape(str(card.budget))} · trained
+{escape(str(card.trained_at))} · package {escape(str(card.package_version))} · run
+<code>{escape(str(card.run_id))}</code></p>
+<h2>Intended use</h2><p>{escape(INTENDED_USE)}</p>
+<h2>Data</h2><p>{escape(DATA_NOTE)}</p>{data}{rows}
+<h2>Training</h2>{members}
+<p>class weights: {escape(_fmt(card.class_weights))}</p>
+<details><summary>parameters</summary><pre>{params}</pre></details>
+<h2>Metrics</h2>{metrics}{calibration}
+<h2>Slices (test split)</h2>{slices}
+<h2>Global importance</h2><p>mean |TreeSHAP contribution| for the predicted class
+({escape(str(card.importance_space))})</p><table id="importance">{importance}</table>
+<h2>Limitations</h2><ul>{limits}</ul>
+</body></html>
+"""
+
+
+def write(card: ModelCard, folder: Path, champion: bool) -> Path:
+    """``folder/<name>-v<version>.html``; also ``folder/index.html`` for the champion."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page = render(card)
+    path = folder / f"{card.name}-v{card.version or 'local'}.html"
+    path.write_text(page, encoding="utf-8")
+    if champion:
+        (folder / "index.html").write_text(page, encoding="utf-8")
+    return path
