@@ -381,3 +381,9 @@ def test_explain_adds_the_top_columns_and_plain_predict_does_not(
     ).json()
     assert all(p["explanation"]["label"] == p["label"] for p in batch["predictions"])
     assert client.post("/predict?explain=maybe", json=record(uci, 5)).status_code == 422
+
+
+def test_model_card_page(client: TestClient) -> None:
+    response = client.get("/model/card")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "<h2>Intended use</h2>" in response.text and "not a diagnosis" in response.text

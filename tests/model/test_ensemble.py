@@ -91,3 +91,21 @@ def test_gate_refuses_a_worse_challenger() -> None:
     assert "slice Gender=Male" in failures[1] and "0.0400 below" in failures[1]
     assert gate_failures(settings, 0.93, tiny, old) == []  # too few rows to judge
     assert gate_failures(settings, 0.93, worse, None) == []  # no champion: nothing to compare
+
+
+def test_members_below_min_weight_are_dropped() -> None:
+    rng = np.random.default_rng(2)
+    y = list(rng.choice(CLASSES, 600))
+    good, also_good = one_hot(y, 0.7), one_hot(y, 0.6)
+    noise = rng.dirichlet(np.ones(3), 600)
+    fit = fit_blend(
+        {"a": good, "b": also_good, "noise": noise},
+        pd.Series(y),
+        CLASSES,
+        class_weights=False,
+        trials=10,
+        seed=0,
+        min_weight=0.1,
+    )
+    assert "noise" not in fit.members and sum(fit.members.values()) == pytest.approx(1.0)
+    assert all(w >= 0.1 for w in fit.members.values())
