@@ -44,7 +44,12 @@ def fitted(family: str, option: dict, data) -> tuple[object, object]:
     X, y, _ = data
     # one thread: a multi-threaded forest sums its trees in scheduling order, so the pipeline
     # itself is not bit-reproducible across calls at 2 threads (checked to 1e-12 below)
-    settings = load_settings(logging={"file": False}, features=option, models={"n_jobs": 1})
+    settings = load_settings(
+        logging={"file": False},
+        features=option,
+        models={"n_jobs": 1},
+        evaluation={"slices": []},  # BMI may not exist here
+    )
     fam = effective_family(settings, family)
     estimator = make_estimator(settings, fam, SMALL[family])
     return settings, build_pipeline(settings.data, settings.features, estimator).fit(X, y)
@@ -105,7 +110,11 @@ def test_second_dataset_config_is_bit_identical(tmp_path) -> None:
         "selected": None,
     }
     settings = load_settings(
-        logging={"file": False}, data=schema, features=features, models={"n_jobs": 1}
+        logging={"file": False},
+        data=schema,
+        features=features,
+        models={"n_jobs": 1},
+        evaluation={"slices": []},
     )
     X = loans.drop(columns=["loan_id", "defaulted"])
     for family, params in SMALL.items():

@@ -142,6 +142,7 @@ def test_packaged_yaml_files_are_shipped() -> None:
     names = {p.name for p in CONFIG_DIR.glob("*.yaml")}
     assert names == {
         "data.yaml",
+        "evaluation.yaml",
         "features.yaml",
         "logging.yaml",
         "models.yaml",

@@ -288,7 +288,14 @@ class Trainer:
                 s.data, s.features, make_estimator(s, family, result.best_params)
             ).fit(refit.X, refit.y)
             mlflow.log_params({f"best_{k}": v for k, v in result.best_params.items()})
-            mlflow.log_metrics({"best_cv_score": result.best_value, "n_trials": result.n_trials})
+            mlflow.log_metrics(
+                {
+                    "best_cv_score": result.best_value,
+                    "n_trials": result.n_trials,
+                    "n_pruned": result.n_pruned,
+                    "wall_s": result.wall_s,
+                }
+            )
             candidate = self._candidate(
                 s, name, pipeline, result.scores.oof, data, result.best_params, run.info.run_id
             )
