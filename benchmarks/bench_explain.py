@@ -3,9 +3,9 @@
     python benchmarks/bench_explain.py  # -> reports/benchmarks/explain.json
 
 Models fitted on every S4E2 row: the serving benchmark's LightGBM (300 trees) alone, and a blend
-of XGBoost and CatBoost (300 trees each) weighted like the default budget's ensemble. For each: the median time of ``Predictor.predict_records`` and of
-``Predictor.explain_records`` on one UCI record at a time (what ``/predict`` and
-``/predict?explain=true`` call), over the same records. Ratios are the figures to read.
+of XGBoost and CatBoost (300 trees each) weighted like the default budget's ensemble. For each:
+the median time of ``Predictor.predict_records`` and of ``Predictor.explain_records`` on one UCI
+record at a time (what ``/predict`` and ``/predict?explain=true`` call), over the same records.
 """
 
 from __future__ import annotations
