@@ -21,6 +21,7 @@ from obesity_risk.inference import ExplainError, Predictor
 from obesity_risk.models import model_card, registry
 from obesity_risk.models.card import CardFeatures, CardMetrics, ChampionSummary, ModelCard
 from obesity_risk.models.evaluation import (
+    SliceMetrics,
     SplitMetrics,
     importance_figure,
     reference_frame,
@@ -64,54 +65,51 @@ def explain_sample(s: Settings, pipeline: Any, data: TrainingData) -> list[Expla
         return []
 
 
-def register_champion(
+def _metrics(chosen: Candidate, data: TrainingData) -> CardMetrics:
+    """The card's figures: OOF, validation, test, and the UCI file when it was not trained on."""
+    pipeline, test = chosen.pipeline, chosen.test
+    external = None
+    if data.external is not None and data.external.y is not None and data.augment is None:
+        external = split_metrics(
+            pipeline.predict_proba(data.external.X), data.external.y, list(pipeline.classes_)
+        )
+    return CardMetrics(
+        cv_accuracy=chosen.cv.accuracy,
+        cv_f1_macro=chosen.cv.f1_macro,
+        val_accuracy=chosen.validation.accuracy,
+        val_f1_macro=chosen.validation.f1_macro,
+        test_accuracy=None if test is None else test.accuracy,
+        test_f1_macro=None if test is None else test.f1_macro,
+        test_log_loss=None if test is None else test.log_loss,
+        test_ece=None if test is None else test.ece,
+        external_accuracy=None if external is None else external.accuracy,
+        external_f1_macro=None if external is None else external.f1_macro,
+    )
+
+
+def build_card(
     s: Settings,
     budget_name: str,
     data: TrainingData,
     chosen: Candidate,
     results: dict[str, StudyResult],
-    session_run_id: str,
-) -> ChampionSummary:
-    """Register the chosen model with its card; promote it if it passes the gate and beats
-    the champion on the validation split; export it when promoted."""
+    test_slices: list[SliceMetrics],
+    items: list[Explanation],
+) -> ModelCard:
+    """The chosen model's card before registration (the registry adds version and hashes)."""
     pipeline = chosen.pipeline
-    external = {"accuracy": None, "f1_macro": None}
-    if data.external is not None and data.external.y is not None and data.augment is None:
-        ext = split_metrics(
-            pipeline.predict_proba(data.external.X), data.external.y, list(pipeline.classes_)
-        )
-        external = {"accuracy": ext.accuracy, "f1_macro": ext.f1_macro}
     numeric, ordered, nominal = model_columns(s.data, s.features)
     files = [Path(data.train_source)] + (
         [] if data.external is None else [Path(data.external.source)]
     )
-    val_slices = slice_metrics(
-        data.validation.X, data.validation.y, pipeline.predict(data.validation.X), s
-    )
-    test_slices = []
-    if len(data.test):
-        test_slices = slice_metrics(data.test.X, data.test.y, pipeline.predict(data.test.X), s)
-    test = chosen.test
-    items = explain_sample(s, pipeline, data)
-    card = ModelCard(
+    return ModelCard(
         name=s.tracking.registered_model,
         family=chosen.name,
         run_id=chosen.run_id,
         budget=budget_name,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         package_version=__version__,
-        metrics=CardMetrics(
-            cv_accuracy=chosen.cv.accuracy,
-            cv_f1_macro=chosen.cv.f1_macro,
-            val_accuracy=chosen.validation.accuracy,
-            val_f1_macro=chosen.validation.f1_macro,
-            test_accuracy=None if test is None else test.accuracy,
-            test_f1_macro=None if test is None else test.f1_macro,
-            test_log_loss=None if test is None else test.log_loss,
-            test_ece=None if test is None else test.ece,
-            external_accuracy=external["accuracy"],
-            external_f1_macro=external["f1_macro"],
-        ),
+        metrics=_metrics(chosen, data),
         classes=list(s.data.classes),
         features=CardFeatures(numeric=numeric, ordinal=ordered, nominal=nominal),
         params=chosen.params
@@ -125,6 +123,27 @@ def register_champion(
         importance_space=items[0].space if items else None,
         data={p.name: file_sha256(p) for p in files},
     )
+
+
+def register_champion(
+    s: Settings,
+    budget_name: str,
+    data: TrainingData,
+    chosen: Candidate,
+    results: dict[str, StudyResult],
+    session_run_id: str,
+) -> ChampionSummary:
+    """Register the chosen model with its card; promote it if it passes the gate and beats
+    the champion on the validation split; export it when promoted."""
+    pipeline = chosen.pipeline
+    val_slices = slice_metrics(
+        data.validation.X, data.validation.y, pipeline.predict(data.validation.X), s
+    )
+    test_slices = []
+    if len(data.test):
+        test_slices = slice_metrics(data.test.X, data.test.y, pipeline.predict(data.test.X), s)
+    items = explain_sample(s, pipeline, data)
+    card = build_card(s, budget_name, data, chosen, results, test_slices, items)
     reg = registry.Registry(s)
     version = reg.register(chosen.model_uri, card)
     card = reg.card_for(reg.client.get_model_version(reg.name, version))
