@@ -11,7 +11,7 @@ API_PORT ?= 8000
 SERVE ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve clean
+.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ test-fast: install  ## everything but the slow end-to-end suites
 
 bench-serve: install  ## serving over HTTP: API vs no-model FastAPI ceiling vs `mlflow models serve` -> reports/benchmarks/serving.json
 	$(BIN)/python benchmarks/bench_serve.py
+
+bench-batch: install  ## batch scoring of 1,000,000 rows: pandas vs Dask 1 and 2 workers -> reports/benchmarks/batch.json
+	$(BIN)/python benchmarks/bench_batch.py
 
 bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUDGET).json
 	$(BIN)/python benchmarks/bench_train.py --budget $(BUDGET) --ablation

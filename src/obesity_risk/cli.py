@@ -74,18 +74,47 @@ def train(
 
 @app.command()
 def predict(
-    input_csv: Annotated[Path, typer.Option("--input", "-i", help="CSV of records to score.")],
-    output_csv: Annotated[Path, typer.Option("--output", "-o", help="Where to write predictions.")],
+    input_csv: Annotated[
+        str, typer.Option("--input", "-i", help="CSV to score (dask: CSV/Parquet file or glob).")
+    ],
+    output_csv: Annotated[
+        Path, typer.Option("--output", "-o", help="Output CSV (dask: a folder of Parquet parts).")
+    ],
     explain: Annotated[
         bool, typer.Option("--explain", help="Add the top input columns behind each label.")
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="pandas (one process) or dask (a cluster, for large files).")
+    ] = "pandas",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="dask scheduler address; without it a LocalCluster is started."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Score a CSV with the champion: one output row per input row, in order."""
+    """Score a file with the champion: one output row per input row, in order.
+
+    With ``--engine dask`` rows failing the schema go to ``OUTPUT/rejects.csv`` (file, row,
+    problems) and the exit code is 4 when there are any."""
+    settings = _settings(config)
+    if engine == "dask":
+        from obesity_risk.batch import score_dask
+
+        if explain:
+            raise click.UsageError("--explain is available with --engine pandas")
+        result = score_dask(settings, input_csv, output_csv, scheduler)
+        logger.success(
+            "scored {} rows in {} parts -> {}", result.scored, result.partitions, result.output
+        )
+        if result.rejected:
+            logger.error("{} row(s) rejected: see {}", result.rejected, result.rejects)
+            raise typer.Exit(4)
+        return
+    if engine != "pandas":
+        raise click.UsageError(f"--engine must be pandas or dask, not {engine!r}")
     from obesity_risk.predict import predict_file
 
-    settings = _settings(config)
-    written = predict_file(settings, input_csv, output_csv, explain)
+    written = predict_file(settings, Path(input_csv), output_csv, explain)
     logger.success("wrote {} predictions to {}", written, output_csv)
 
 
@@ -131,6 +160,64 @@ def report(
     if fired:
         logger.warning("drift rules fired: {}", ", ".join(fired))
         raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+@app.command()
+def monitor(
+    every: Annotated[
+        str | None, typer.Option(help="Tick interval, e.g. 15m, 1h (default: monitoring.every).")
+    ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option(help="Log window per tick, e.g. 24h (default: monitoring.window)."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="One tick, then exit (cron, tests).")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Build the reports over the last WINDOW of the prediction log every EVERY, evaluate the
+    rules, run their actions, prune per retention; one JSON status line per tick."""
+    from obesity_risk.monitoring.schedule import parse_duration, run_every, tick
+
+    settings = _settings(config)
+    span = parse_duration(window or settings.monitoring.window)
+    if once:
+        status = tick(settings, span)
+        if not status.ok:
+            raise typer.Exit(2)
+        if status.fired:
+            raise typer.Exit(DRIFT_EXIT_CODE)
+        return
+    interval = parse_duration(every or settings.monitoring.every)
+    logger.info("monitoring every {} over the last {} (Ctrl-C stops)", interval, span)
+    run_every(settings, interval, span)
+
+
+@app.command()
+def prune(
+    predictions_older_than: Annotated[
+        str | None, typer.Option(help="Delete logged predictions older than this, e.g. 90d.")
+    ] = None,
+    reports_keep: Annotated[
+        int | None, typer.Option(help="Keep the newest N reports of each kind.")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Retention: delete old predictions (in short batches, safe beside a serving API) and old
+    reports (the index is rewritten to match)."""
+    from obesity_risk.monitoring.reports import prune_reports
+    from obesity_risk.monitoring.schedule import parse_duration, prune_predictions
+
+    settings = _settings(config)
+    if predictions_older_than is None and reports_keep is None:
+        raise click.UsageError("give --predictions-older-than and/or --reports-keep")
+    if predictions_older_than is not None:
+        count = prune_predictions(settings, parse_duration(predictions_older_than))
+        logger.success("deleted {} prediction(s) older than {}", count, predictions_older_than)
+    if reports_keep is not None:
+        gone = prune_reports(settings.reports_dir / "monitoring", reports_keep)
+        logger.success("deleted {} report file(s)", len(gone))
 
 
 @app.command()

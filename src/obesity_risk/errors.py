@@ -23,3 +23,7 @@ class TrackingError(ObesityRiskError):
 
 class StoreError(ObesityRiskError):
     """The prediction store cannot be opened or written."""
+
+
+class ExplainError(ObesityRiskError):
+    """The loaded model cannot be explained (no tree path, a class missing from training)."""

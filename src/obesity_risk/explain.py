@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from obesity_risk.errors import ExplainError
 from obesity_risk.models.fastpath import CompiledPipeline
 
 
@@ -51,7 +52,7 @@ def _inner(compiled: CompiledPipeline) -> Any:
     inner = getattr(wrapper, "estimator_", wrapper)
     fitted = getattr(inner, "classes_", None)
     if fitted is not None and len(fitted) != len(wrapper.classes_):
-        raise ValueError("a class is missing from the training labels: no explanation")
+        raise ExplainError("a class is missing from the training labels: no explanation")
     return inner
 
 
@@ -82,17 +83,25 @@ def raw_contributions(compiled: CompiledPipeline, matrix: np.ndarray) -> tuple[n
 
         values = inner.get_feature_importance(catboost.Pool(matrix), type="ShapValues")
         return _per_class(np.asarray(values), n, k, f), "raw score (log-odds)"
-    import shap
+    import shap  # sklearn trees only; a heavy import (numba)
 
     explainer = compiled.cache.get("tree_explainer")
     if explainer is None:  # building it walks every tree: once per loaded model
-        explainer = compiled.cache["tree_explainer"] = shap.TreeExplainer(inner)
+        try:
+            explainer = compiled.cache["tree_explainer"] = shap.TreeExplainer(inner)
+        except Exception as exc:  # shap's own error for a model that is not a tree model
+            raise ExplainError(f"no TreeSHAP for {type(inner).__name__}: {exc}") from exc
     values = np.asarray(explainer.shap_values(matrix, check_additivity=False))  # (n, F, K)
     base = np.broadcast_to(np.asarray(explainer.expected_value, dtype=float), (n, k))
     return np.concatenate([values.transpose(0, 2, 1), base[:, :, None]], axis=2), "probability"
 
 
 def _softmax(raw: np.ndarray) -> np.ndarray:
+    """Class probabilities from raw scores; two classes are a binary model's ``[-s, s]``
+    layout (see :func:`_per_class`), whose probability is the sigmoid of ``s``."""
+    if raw.shape[-1] == 2:
+        p1 = 1.0 / (1.0 + np.exp(-raw[..., 1]))
+        return np.stack([1.0 - p1, p1], axis=-1)
     shifted = np.exp(raw - raw.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from obesity_risk.config import DataSchema, Settings
 from obesity_risk.data import validate_frame
-from obesity_risk.errors import DataValidationError, ObesityRiskError
+from obesity_risk.errors import DataValidationError, ExplainError
 from obesity_risk.explain import Explanation, explain_blend, explain_member, explanations
 from obesity_risk.models.card import ModelCard
 from obesity_risk.models.ensemble import BlendClassifier, CompiledBlend
@@ -30,10 +30,6 @@ from obesity_risk.models.registry import LoadedModel
 from obesity_risk.records import record_model
 
 _MAX_LISTED = 10
-
-
-class ExplainError(ObesityRiskError):
-    """The loaded model cannot be explained."""
 
 
 @dataclass(frozen=True)
@@ -185,3 +181,6 @@ class Predictor:
         proba = np.asarray(proba, dtype=np.float64)
         labels = [self.classes[i] for i in np.argmax(proba, axis=1)]
         return Predictions(self.classes, proba, labels, unknown)
+
+
+__all__ = ["ExplainError", "Predictions", "Predictor"]

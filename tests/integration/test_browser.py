@@ -172,11 +172,33 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
         lambda d: "Accuracy" in d.find_element(By.TAG_NAME, "body").text
     )
 
+    for _ in range(2):  # three drift reports in all: a trend of three points per rule
+        again = reports.build_report(
+            "data-drift", reference, current, settings.data, out, meta={"model_version": "5"}
+        )
+        reports.record_decisions(again, evaluate(settings.monitoring.rules, again.metrics))
     browser.get((out / "index.html").as_uri())
     index = browser.find_element(By.TAG_NAME, "body").text
     assert "Monitoring reports" in index and "data-drift" in index and "performance" in index
     assert ("DRIFT:" in index) or ("no rule fired" in index)
+    assert "2,111 rows" in index and "None" not in index
+    rows = browser.find_elements(By.CSS_SELECTOR, "#reports tr[data-kind]")
+    kinds = [r.get_attribute("data-kind") for r in rows]
+    assert kinds == ["data-drift", "data-drift", "performance", "data-drift"]  # newest first
+    check_index_filter_and_trends(browser, rows)
     browser.save_screenshot(str(figures / "reports-index.png"))
+
+
+def check_index_filter_and_trends(browser, rows) -> None:
+    """The kind filter hides other kinds; each rule has a trend of its last values."""
+    Select(browser.find_element(By.ID, "kind")).select_by_visible_text("performance")
+    shown = [r for r in rows if r.is_displayed()]
+    assert len(shown) == 1 and shown[0].get_attribute("data-kind") == "performance"
+    Select(browser.find_element(By.ID, "kind")).select_by_visible_text("all")
+    trends = browser.find_elements(By.CSS_SELECTOR, ".trends figure")
+    assert {t.get_attribute("data-rule") for t in trends} >= {"dataset_drift"}
+    points = trends[0].find_element(By.TAG_NAME, "polyline").get_attribute("points").split()
+    assert len(points) == 3
 
 
 def test_model_card_renders_in_a_real_browser(server: str, browser, tmp_path: Path) -> None:

@@ -40,6 +40,9 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         "jupyter",
         "api",
         "tuner",
+        "dask-scheduler",
+        "dask-worker",
+        "monitor",
     }
     mlflow = services["mlflow"]
     assert mlflow["environment"]["MLFLOW_BACKEND"].startswith("postgresql://")
@@ -47,6 +50,9 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
     assert services["mlflow"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["api"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert "postgresql://" in services["tuner"]["environment"]["OPTUNA_STORAGE"]
+    assert services["dask-worker"]["command"][:3] == ["dask", "worker", "tcp://dask-scheduler:8786"]
+    assert services["dask-worker"]["depends_on"]["dask-scheduler"]["condition"] == "service_healthy"
+    assert services["monitor"]["command"][:2] == ["obesity-risk", "monitor"]
     for name, service in services.items():
         if name != "preflight":  # a one-shot check
             assert "healthcheck" in service, name

@@ -81,3 +81,51 @@ def test_blend_contributions_reproduce_the_blended_probability(data, pipelines) 
         assert item.value == pytest.approx(mixed[row, k], abs=1e-6)
         total = item.base_value + sum(item.contributions.values()) + item.other
         assert total == pytest.approx(item.value, abs=1e-9)
+
+
+def test_binary_blend_adds_up_to_its_probability(tmp_path) -> None:
+    """A binary booster has one raw score: its probability is the sigmoid of it (not a softmax
+    of [-s, s]); the blend's contributions still reproduce the blended probability."""
+    from tests.integration.test_second_dataset import make_loans
+
+    loans = make_loans(1200, 3)
+    schema = {
+        "train_file": str(tmp_path / "loans.csv"),
+        "external_file": None,
+        "id_column": "loan_id",
+        "target": "defaulted",
+        "classes": ["no", "yes"],
+        "example": None,
+        "columns": {
+            "income": {"type": "numeric", "min": 0},
+            "debt": {"type": "numeric", "min": 0},
+            "region": {"type": "categorical", "categories": ["north", "south", "east"]},
+            "grade": {"type": "categorical", "categories": ["A", "B", "C"], "ordered": True},
+        },
+    }
+    settings = load_settings(
+        logging={"file": False},
+        data=schema,
+        features={"engineered": [], "selected": None},
+        evaluation={"slices": []},
+    )
+    X, y = loans.drop(columns=["loan_id", "defaulted"]), loans["defaulted"]
+    members = {}
+    for name, params in {
+        "lgbm": {"n_estimators": 40},
+        "xgb": {"n_estimators": 40},
+        "dt": {"max_depth": 5},
+    }.items():
+        estimator = make_estimator(settings, effective_family(settings, name), params)
+        members[name] = build_pipeline(settings.data, settings.features, estimator).fit(X, y)
+    weights = {"lgbm": 0.5, "xgb": 0.3, "dt": 0.2}
+    model = BlendClassifier(members, weights, None)
+    model.classes_ = members["lgbm"].classes_
+    predictor = Predictor(make_loaded(model, family="ensemble"), settings.data)
+    predictions, explained = predictor.explain_frame(X.head(100), top=3)
+    mixed = blend([members[n].predict_proba(X.head(100)) for n in weights], list(weights.values()))
+    for row, item in enumerate(explained):
+        k = predictions.classes.index(item.label)
+        assert item.value == pytest.approx(mixed[row, k], abs=1e-6)
+        total = item.base_value + sum(item.contributions.values()) + item.other
+        assert total == pytest.approx(item.value, abs=1e-9)

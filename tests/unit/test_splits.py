@@ -57,7 +57,7 @@ def test_augmentation_only_in_training_folds(data: TrainingData) -> None:
     unique = len(data.external.X.drop_duplicates()) - data.dropped_external
     assert len(data.augment) == 2 * (len(data.external.X) - data.dropped_external)
     assert unique <= len(data.external.X)
-    held = pd.concat([data.validation.X, data.test.X])
+    held = pd.concat([data.validation.X, data.test.X, data.fit.X])  # no twin anywhere
     keys = set(map(tuple, held.to_numpy().tolist()))
     assert not any(tuple(r) in keys for r in data.augment.X.to_numpy().tolist())
     for (train, valid), (train_idx, valid_idx) in zip(data.fold_frames(), data.folds, strict=True):
@@ -103,3 +103,10 @@ def test_no_test_split_when_size_zero() -> None:
     settings = load_settings(logging={"file": False}, data={"test_size": 0.0})
     data = load_training_data(settings, settings.models.budgets["smoke"])
     assert len(data.test) == 0 and len(data.validation) > 0
+
+
+def test_splits_must_leave_training_rows() -> None:
+    from obesity_risk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must leave at least 10% of the rows for training"):
+        load_settings(logging={"file": False}, data={"test_size": 0.45, "validation_size": 0.45})

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from obesity_risk.config.training import EnsembleConfig, EvaluationConfig
+from obesity_risk.config.training import BatchConfig, EnsembleConfig, EvaluationConfig
 from obesity_risk.errors import ConfigError
 from obesity_risk.formulas import OPS
 
@@ -99,6 +99,15 @@ class DataSchema(_Strict):
         if len(set(value)) != len(value):
             raise ValueError("classes must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _splits_leave_training_rows(self) -> DataSchema:
+        if self.test_size + self.validation_size >= 0.9:
+            raise ValueError(
+                f"test_size ({self.test_size}) + validation_size ({self.validation_size}) must"
+                " leave at least 10% of the rows for training"
+            )
+        return self
 
     @model_validator(mode="after")
     def _target_not_a_feature(self) -> DataSchema:
@@ -285,6 +294,12 @@ class DriftRule(_Strict):
     threshold: float
 
 
+class Retention(_Strict):
+    """What the monitor (and ``obesity-risk prune``) deletes; None keeps everything."""
+
+    predictions_days: float | None = Field(90, gt=0)
+
+
 class MonitoringConfig(_Strict):
     """Drift monitoring: sampling, Evidently thresholds, rules and their actions."""
 
@@ -301,6 +316,9 @@ class MonitoringConfig(_Strict):
     job_timeout_s: float = Field(1800, gt=0)  # a build running longer is reported failed
     keep_reports: int = Field(50, ge=1)  # report files kept per kind (older ones pruned)
     keep_jobs: int = Field(200, ge=1)  # finished report jobs kept in the database
+    every: str = "1h"  # obesity-risk monitor: tick interval
+    window: str = "24h"  # ... and the slice of the prediction log each tick reports on
+    retention: Retention = Retention()
 
 
 _PLACEHOLDERS = ("change-me", "changeme", "password", "secret", "admin")
@@ -372,6 +390,7 @@ class Settings(_Strict):
     models: ModelsConfig
     ensemble: EnsembleConfig = EnsembleConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    batch: BatchConfig = BatchConfig()
     tracking: TrackingConfig = TrackingConfig()
     logging: LoggingConfig = LoggingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()

@@ -17,7 +17,7 @@ class EnsembleConfig(_Strict):
     families: list[str] | None = None  # None: every family that completed a study
     class_weights: bool = True  # per-class probability weights tuned on OOF for accuracy
     weight_trials: int = Field(300, ge=10)  # Optuna trials for the class weights
-    min_gain: float = Field(0.0, ge=0.0)  # OOF accuracy the blend must add over the best single
+    min_gain: float = Field(0.0, ge=0.0)  # validation accuracy the blend must add (ties: OOF)
     min_weight: float = Field(0.1, ge=0.0, lt=1.0)  # lighter members are dropped (serving cost)
 
 
@@ -51,3 +51,14 @@ class EvaluationConfig(_Strict):
     slices: list[Slice] = Field(default_factory=list)
     calibration_bins: int = Field(10, ge=2, le=100)
     gate: GateConfig = GateConfig()
+
+
+class BatchConfig(_Strict):
+    """``obesity-risk predict --engine dask``: the LocalCluster started when no scheduler is
+    given, and how input files are cut into partitions."""
+
+    workers: int = Field(2, ge=1)
+    threads_per_worker: int = Field(1, ge=1)
+    memory_limit: str = "2GB"  # per worker
+    blocksize: str = "16MB"  # CSV bytes per partition (Parquet keeps its row groups)
+    connect_timeout_s: int = Field(30, ge=1)  # to an external scheduler

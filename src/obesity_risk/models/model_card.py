@@ -5,6 +5,7 @@ it to ``reports/model-card/``; the API serves the loaded model's at ``GET /model
 from __future__ import annotations
 
 import json
+import uuid
 from html import escape
 from pathlib import Path
 
@@ -119,7 +120,9 @@ def write(card: ModelCard, folder: Path, champion: bool) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     page = render(card)
     path = folder / f"{card.name}-v{card.version or 'local'}.html"
-    path.write_text(page, encoding="utf-8")
-    if champion:
-        (folder / "index.html").write_text(page, encoding="utf-8")
+    targets = [path, folder / "index.html"] if champion else [path]
+    for target in targets:  # temp file + rename: a reader never sees half a page
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(target)
     return path

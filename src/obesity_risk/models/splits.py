@@ -10,8 +10,8 @@ One typed object, :class:`TrainingData`, carries them from loading to every late
 - ``fit`` + ``folds``: the studies' cross-validation (out-of-fold predictions) and the refit;
 - ``augment``: external rows (``data.external_usage: augment``) appended, ``external_repeat``
   times, to each *training* fold and to the refit; never to a validation fold, the validation
-  split or the test split. Exact duplicates, and rows whose features equal a validation or
-  test row, are dropped first.
+  split or the test split. Exact duplicates, and rows whose features equal a validation, test
+  or fit row (a twin in a CV validation fold would inflate the OOF figures), go first.
 """
 
 from __future__ import annotations
@@ -158,7 +158,8 @@ def load_training_data(settings: Settings, budget: Budget) -> TrainingData:
     if s.data.external_file is not None and s.data.external_usage != "none":
         external = load_dataset(s.path(s.data.external_file), s.data, labelled=None)
         if s.data.external_usage == "augment":
-            augment, dropped = _augmentation(external, [validation, test], s.data.external_repeat)
+            held = [validation, test, Labelled(X=X_fit, y=y_fit)]  # no twin in any fold
+            augment, dropped = _augmentation(external, held, s.data.external_repeat)
     result = TrainingData(
         fit=Labelled(X=X_fit, y=y_fit),
         folds=make_folds(y_fit, budget.cv_folds, s.seed),

@@ -8,6 +8,7 @@ rows), :mod:`tune` (studies, out-of-fold probabilities), :mod:`selection`, :mod:
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,10 +138,14 @@ class Trainer:
             mlflow.log_metrics({f"cv_accuracy_{n}": c.cv.accuracy for n, c in candidates.items()})
             best = max(candidates.values(), key=lambda c: c.cv.accuracy)  # OOF only
             fitted, chosen, ensemble = None, best, None
-            if s.ensemble.enabled and len(candidates) > 1:
-                fitted, ensemble = self._ensemble(s, data, candidates)
-                if fitted.weighted_accuracy >= best.cv.accuracy + s.ensemble.min_gain and (
-                    len(fitted.members) > 1 or fitted.class_weights is not None
+            blended = [n for n in (s.ensemble.families or candidates) if n in candidates]
+            if s.ensemble.enabled and len(blended) > 1:
+                fitted, ensemble = self._ensemble(s, data, {n: candidates[n] for n in blended})
+                # decided on the validation split: the class weights were tuned on the OOF
+                # predictions, so the blend's OOF accuracy is optimistic
+                gain = ensemble.validation.accuracy - best.validation.accuracy
+                if gain > s.ensemble.min_gain or (
+                    gain == s.ensemble.min_gain == 0 and (ensemble.cv.accuracy > best.cv.accuracy)
                 ):
                     chosen = ensemble
             self.champion_pipeline = chosen.pipeline
@@ -352,7 +357,7 @@ class Trainer:
         self, s: Settings, data: TrainingData, candidates: dict[str, Candidate]
     ) -> tuple[BlendFit, Candidate]:
         """Blend the chosen families' pipelines with weights fitted on their OOF predictions."""
-        names = [n for n in (s.ensemble.families or candidates) if n in candidates]
+        names = list(candidates)
         classes = [str(c) for c in candidates[names[0]].pipeline.classes_]
         fitted = fit_blend(
             {n: candidates[n].oof for n in names},
@@ -396,7 +401,7 @@ class Trainer:
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
     """Write JSON atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.time_ns()}.tmp")  # concurrent runs
     tmp.write_text(json.dumps(payload, indent=2, default=_json_default))
     tmp.replace(path)
     return path

@@ -147,6 +147,7 @@ class CVObjective:
         )
         started = time.perf_counter()
         state = "FINISHED"
+        scores: dict[str, list[float]] = {"accuracy": [], "f1_macro": []}
         try:
             # the time limit never applies before a first trial has completed: a slow machine
             # still gets a result instead of a study with every trial pruned

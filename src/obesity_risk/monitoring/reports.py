@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import pandas as pd
@@ -25,20 +22,9 @@ from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummary
 
 from obesity_risk.config import DataSchema
 from obesity_risk.errors import DataValidationError
-from obesity_risk.monitoring import KINDS
+from obesity_risk.monitoring import KINDS, index
 
 PREDICTION = "prediction"
-_INDEX_LOCK = threading.Lock()
-_INDEX = Template(
-    """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>obesity-risk reports</title><link rel="icon" href="data:,">
-<style>body{font-family:system-ui,sans-serif;margin:2rem}
-td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}
-.bad{color:#b00020;font-weight:bold}.ok{color:#1b5e20}</style></head><body>
-<h1>Monitoring reports</h1><table><tr><th>time (UTC)</th><th>kind</th><th>model version</th>
-<th>window</th><th>verdict</th><th></th></tr>$rows</table></body></html>
-"""
-)
 
 
 @dataclass
@@ -63,7 +49,11 @@ def prepare(
     if frame.empty:
         raise DataValidationError(f"{name}: no rows to report on")
     keep = [c for c in (*schema.columns, schema.target, PREDICTION) if c in frame.columns]
-    window = {"rows": len(frame), "sampled": len(frame) > max_rows}
+    window: dict[str, Any] = {"rows": len(frame), "sampled": len(frame) > max_rows}
+    if "created_at" in frame.columns and len(frame):  # a window of the prediction log
+        stamps = pd.to_datetime(frame["created_at"], utc=True)
+        window["from"] = stamps.min().isoformat(timespec="seconds")
+        window["to"] = stamps.max().isoformat(timespec="seconds")
     frame = frame[keep]
     if len(frame) > max_rows:
         frame = frame.sample(max_rows, random_state=seed)
@@ -187,36 +177,12 @@ def record_decisions(result: ReportResult, decisions: dict[str, Any]) -> None:
 
 
 def write_index(out_dir: Path) -> Path:
-    """``index.html``: every report with time, kind, model version, window and verdict."""
-    with _INDEX_LOCK:
-        rows = []
-        for path in sorted(out_dir.glob("*-*.json"), reverse=True):
-            try:
-                info = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            fired = [name for name, d in info.get("decisions", {}).items() if d.get("fired")]
-            verdict = ("DRIFT: " + ", ".join(fired)) if fired else "no rule fired"
-            window = info.get("window", {})
-            sampled = " (sampled)" if window.get("sampled") else ""
-            cells = [
-                escape(info.get("created_at", "")),
-                escape(info.get("kind", "")),
-                escape(str(info.get("model_version"))),
-                f"{escape(str(info.get('source', '')))}: "
-                f"{window.get('rows_used')} of {window.get('rows')} rows{sampled}",
-            ]
-            link = escape(path.with_suffix(".html").name)
-            rows.append(
-                "<tr>"
-                + "".join(f"<td>{c}</td>" for c in cells)
-                + f'<td class="{"bad" if fired else "ok"}">{escape(verdict)}</td>'
-                + f'<td><a href="{link}">report</a></td></tr>'
-            )
-        page = _INDEX.substitute(rows="".join(rows))
-        index = out_dir / "index.html"
-        _atomic_write(index, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
-        return index
+    """``index.html`` (see :mod:`obesity_risk.monitoring.index`), written atomically."""
+
+    def write(path: Path, text: str) -> None:
+        _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    return index.write_index(out_dir, write)
 
 
 def prune_reports(out_dir: Path, keep: int) -> list[Path]:

@@ -1,0 +1,132 @@
+"""Batch scoring benchmark: one large CSV through the pandas path and through Dask with 1 and
+2 workers, in one run, on the same exported model.
+
+    python benchmarks/bench_batch.py [--rows 1000000]  # -> reports/benchmarks/batch.json
+
+The file is S4E2 rows resampled (with replacement, seeded) to ``--rows``, with a fresh id. Each
+engine runs as its own ``obesity-risk predict`` process (what a user runs), timed end to end;
+peak memory is the maximum resident set size of that process and of its children (the Dask
+workers), read from ``/proc`` while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def rss_tree(pid: int) -> int:
+    """Resident bytes of a process and all its descendants."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            with open(f"/proc/{current}/task/{current}/children", encoding="ascii") as handle:
+                stack.extend(int(c) for c in handle.read().split())
+        except OSError:
+            continue
+    return total
+
+
+def run(args: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Run one scoring process; wall seconds and peak memory of its process tree."""
+    peak = [0]
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], rss_tree(process.pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    _, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    watcher.join()
+    if process.returncode != 0:
+        raise RuntimeError(stderr.decode()[-3000:])
+    return {"wall_s": wall, "peak_rss_mb": peak[0] / 2**20}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    from serve_stages import exported_reference
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    settings, _ = exported_reference(tmp)
+    source = pd.read_csv(ROOT / "data/raw/obesity_s4e2_train.csv").drop(columns=["NObeyesdad"])
+    big = source.sample(args.rows, replace=True, random_state=0).reset_index(drop=True)
+    big["id"] = range(len(big))
+    big.to_csv(tmp / "big.csv", index=False)
+    size_mb = (tmp / "big.csv").stat().st_size / 2**20
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
+    env |= {
+        "OBESITY_RISK__PATHS__MODELS_DIR": str(tmp / "models"),
+        "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
+        "OBESITY_RISK__LOGGING__FILE": "false",
+    }
+    cli = [sys.executable, "-m", "obesity_risk.cli", "predict", "-i", str(tmp / "big.csv")]
+    results = {
+        "pandas": run([*cli, "-o", str(tmp / "pandas.csv")], env),
+        "dask_1_worker": run(
+            [*cli, "--engine", "dask", "-o", str(tmp / "d1")],
+            env | {"OBESITY_RISK__BATCH__WORKERS": "1"},
+        ),
+        "dask_2_workers": run(
+            [*cli, "--engine", "dask", "-o", str(tmp / "d2")],
+            env | {"OBESITY_RISK__BATCH__WORKERS": "2"},
+        ),
+    }
+    for item in results.values():
+        item["rows_per_s"] = args.rows / item["wall_s"]
+    ratios = {
+        "dask_2_vs_1_worker": results["dask_2_workers"]["rows_per_s"]
+        / results["dask_1_worker"]["rows_per_s"],
+        "dask_2_workers_vs_pandas": results["dask_2_workers"]["rows_per_s"]
+        / results["pandas"]["rows_per_s"],
+    }
+    result = {
+        "benchmark": "batch",
+        "command": f"python benchmarks/bench_batch.py --rows {args.rows}",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "rows": args.rows,
+        "file_mb": size_mb,
+        "blocksize": settings.batch.blocksize,
+        "engines": results,
+        "ratios": ratios,
+        "targets_met": {
+            "dask_2_vs_1_worker_ge_1.7": ratios["dask_2_vs_1_worker"] >= 1.7,
+            "dask_2_workers_vs_pandas_ge_1.3": ratios["dask_2_workers_vs_pandas"] >= 1.3,
+        },
+    }
+    out = ROOT / "reports/benchmarks/batch.json"
+    out.write_text(json.dumps(result, indent=2))
+    sys.stdout.write(json.dumps({"engines": results, "ratios": ratios}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,223 @@
+"""Batch scoring on real Dask clusters: a LocalCluster, and a scheduler + two workers started
+with the ``dask`` CLI, one of them killed (SIGKILL) in the middle of a job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from obesity_risk.batch import score_dask
+from obesity_risk.config import load_settings
+from obesity_risk.data import load_dataset
+from obesity_risk.inference import Predictor
+from obesity_risk.models.registry import export_local, load_champion
+from tests.conftest import TRAIN_CSV, UCI_CSV, free_port, isolated_paths, make_card
+from tests.integration.test_cli import cli, tmp_env
+
+pytestmark = pytest.mark.slow
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def environment(tmp: Path, blocksize: str = "64KB") -> dict[str, str]:
+    """The configuration of the client and of every worker: workers read their own environment
+    (nothing but the pinned model hash travels with a job)."""
+    return tmp_env(tmp) | {
+        "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
+        "OBESITY_RISK__BATCH__BLOCKSIZE": blocksize,
+        "OBESITY_RISK__LOGGING__FILE": "false",
+    }
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
+    """A verified export of the small pipeline, read with ``serving.model_source: local``."""
+    tmp = tmp_path_factory.mktemp("batch")
+    settings = load_settings(paths=isolated_paths(tmp), logging={"file": False})
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    export_local(settings, small_pipeline, uci.X, make_card("9"))
+    return settings, tmp
+
+
+def with_bad_rows(path: Path) -> pd.DataFrame:
+    """S4E2 rows (id kept, no target) with three bad rows at known data rows."""
+    frame = pd.read_csv(TRAIN_CSV).drop(columns=["NObeyesdad"]).head(3000)
+    frame.loc[9, "Age"] = np.nan  # data row 10
+    frame.loc[1999, "MTRANS"] = "Teleport"  # data row 2000
+    frame.loc[2500, "Weight"] = 900.0  # data row 2501: over the schema's maximum
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_local_cluster_scores_like_the_predictor_and_reports_rejects(
+    champion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, tmp = champion
+    for key, value in environment(tmp).items():
+        monkeypatch.setenv(key, value)  # the LocalCluster's workers inherit it
+    settings = load_settings()
+    frame = with_bad_rows(tmp / "input.csv")
+    out = tmp / "scored"
+    result = score_dask(settings, str(tmp / "input.csv"), out, progress=False)
+    assert result.partitions > 3  # 64 KB blocks: several partitions
+    assert (result.scored, result.rejected) == (2997, 3) and result.model_version == "9"
+    parts = sorted(out.glob("part-*.parquet"))
+    scored = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    good = frame.drop(index=[9, 1999, 2500])
+    # input order, nothing dropped silently (ids are kept as the text they were in the file)
+    assert scored["id"].tolist() == good["id"].astype(str).tolist()
+    predictor = Predictor.configured(load_champion(settings), settings)
+    expected = predictor.score_frame(good.drop(columns=["id"]))
+    np.testing.assert_array_equal(
+        scored.filter(like="proba_").to_numpy(), expected.filter(like="proba_").to_numpy()
+    )
+    rejects = pd.read_csv(result.rejects)
+    assert rejects["row"].tolist() == [10, 2000, 2501]
+    assert rejects["id"].tolist() == frame.loc[[9, 1999, 2500], "id"].tolist()
+    # a bad value far past the first block is a reject too, not a dtype error for the job
+    late = frame.astype({"FAF": object})
+    late.loc[2990, "FAF"] = "often"
+    late.to_csv(tmp / "late.csv", index=False)
+    result = score_dask(settings, str(tmp / "late.csv"), tmp / "late", progress=False)
+    assert result.rejected == 4 and result.scored == 2996
+    assert pd.read_csv(result.rejects)["row"].tolist() == [10, 2000, 2501, 2991]
+    assert "Age: missing value" in rejects["problems"][0]
+    assert "MTRANS" in rejects["problems"][1] and "Teleport" in rejects["problems"][1]
+    assert "Weight" in rejects["problems"][2]
+
+
+def start(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [DASK, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+@pytest.fixture
+def cluster(champion):
+    """``dask scheduler`` + two ``dask worker`` processes (no nanny: a killed worker stays dead)."""
+    _, tmp = champion
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
+    env |= environment(tmp, "256KB")
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start(
+        "scheduler",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dashboard-address",
+        ":0",
+        env=env,
+    )
+    workers = [
+        start(
+            "worker",
+            address,
+            "--nthreads",
+            "1",
+            "--no-nanny",
+            "--dashboard-address",
+            ":0",
+            "--local-directory",
+            str(tmp / f"w{i}"),
+            env=env,
+        )
+        for i in range(2)
+    ]
+    yield address, workers
+    for process in [*workers, scheduler]:
+        process.kill()
+        process.wait(10)
+
+
+def test_cli_on_a_cli_started_cluster_and_a_worker_killed_mid_job(champion, cluster) -> None:
+    settings, tmp = champion
+    address, workers = cluster
+    big = pd.concat([pd.read_csv(TRAIN_CSV).drop(columns=["NObeyesdad"])] * 4, ignore_index=True)
+    big["id"] = np.arange(len(big))
+    big.to_csv(tmp / "big.csv", index=False)
+    env = environment(tmp, "256KB")
+    out = tmp / "big-scored"
+    job = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "obesity_risk.cli",
+            "predict",
+            "--engine",
+            "dask",
+            "--scheduler",
+            address,
+            "-i",
+            str(tmp / "big.csv"),
+            "-o",
+            str(out),
+        ],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("OBESITY_RISK")},
+            **env,
+            "OBESITY_RISK__LOGGING__FILE": "false",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("part-*.parquet")):  # the job is under way
+        assert job.poll() is None, job.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no partition written in 120 s"
+        time.sleep(0.05)
+    os.kill(workers[0].pid, signal.SIGKILL)
+    _, stderr = job.communicate(timeout=600)
+    assert job.returncode == 0, stderr[-3000:]
+    assert workers[0].wait(10) == -signal.SIGKILL
+    scored = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("part-*.parquet"))])
+    assert scored["id"].astype(int).tolist() == big["id"].tolist()  # each row once, in order
+    assert not (out / "rejects.csv").exists()
+    # rejected rows: exit code 4 and the rejects file
+    with_bad_rows(tmp / "bad.csv")
+    result = cli(
+        "predict",
+        "--engine",
+        "dask",
+        "--scheduler",
+        address,
+        "-i",
+        str(tmp / "bad.csv"),
+        "-o",
+        str(tmp / "bad-scored"),
+        env=env,
+    )
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert "3 row(s) rejected" in result.stderr
+    assert len(pd.read_csv(tmp / "bad-scored" / "rejects.csv")) == 3
+    del settings
+
+
+def test_missing_input_and_missing_column_are_one_line_errors(champion) -> None:
+    _, tmp = champion
+    env = tmp_env(tmp) | {"OBESITY_RISK__SERVING__MODEL_SOURCE": "local"}
+    result = cli(
+        "predict", "--engine", "dask", "-i", str(tmp / "nope-*.csv"), "-o", str(tmp / "o"), env=env
+    )
+    assert result.returncode == 2 and "no such file" in result.stderr
+    pd.read_csv(UCI_CSV).drop(columns=["Weight"]).to_csv(tmp / "noweight.csv", index=False)
+    result = cli(
+        "predict",
+        "--engine",
+        "dask",
+        "-i",
+        str(tmp / "noweight.csv"),
+        "-o",
+        str(tmp / "o"),
+        env=env,
+    )
+    assert result.returncode == 2 and "missing column(s): Weight" in result.stderr
