@@ -47,6 +47,24 @@ models:
 """
 
 
+def loans_schema(train_file: Path) -> dict:
+    """The loans data schema of ``OVERRIDE`` as a ``data:`` override dict (in-process tests)."""
+    return {
+        "train_file": str(train_file),
+        "external_file": None,
+        "id_column": "loan_id",
+        "target": "defaulted",
+        "classes": ["no", "yes"],
+        "example": None,
+        "columns": {
+            "income": {"type": "numeric", "min": 0},
+            "debt": {"type": "numeric", "min": 0},
+            "region": {"type": "categorical", "categories": ["north", "south", "east"]},
+            "grade": {"type": "categorical", "categories": ["A", "B", "C"], "ordered": True},
+        },
+    }
+
+
 def make_loans(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     income = rng.uniform(1_000, 10_000, n)

@@ -86,23 +86,10 @@ def test_blend_contributions_reproduce_the_blended_probability(data, pipelines) 
 def test_binary_blend_adds_up_to_its_probability(tmp_path) -> None:
     """A binary booster has one raw score: its probability is the sigmoid of it (not a softmax
     of [-s, s]); the blend's contributions still reproduce the blended probability."""
-    from tests.integration.test_second_dataset import make_loans
+    from tests.integration.test_second_dataset import loans_schema, make_loans
 
     loans = make_loans(1200, 3)
-    schema = {
-        "train_file": str(tmp_path / "loans.csv"),
-        "external_file": None,
-        "id_column": "loan_id",
-        "target": "defaulted",
-        "classes": ["no", "yes"],
-        "example": None,
-        "columns": {
-            "income": {"type": "numeric", "min": 0},
-            "debt": {"type": "numeric", "min": 0},
-            "region": {"type": "categorical", "categories": ["north", "south", "east"]},
-            "grade": {"type": "categorical", "categories": ["A", "B", "C"], "ordered": True},
-        },
-    }
+    schema = loans_schema(tmp_path / "loans.csv")
     settings = load_settings(
         logging={"file": False},
         data=schema,

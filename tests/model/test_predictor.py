@@ -88,23 +88,10 @@ def test_every_feature_option_is_bit_identical(option: str, data) -> None:
 
 
 def test_second_dataset_config_is_bit_identical(tmp_path) -> None:
-    from tests.integration.test_second_dataset import make_loans
+    from tests.integration.test_second_dataset import loans_schema, make_loans
 
     loans = make_loans(1200, 1)
-    schema = {
-        "train_file": str(tmp_path / "loans.csv"),
-        "external_file": None,
-        "id_column": "loan_id",
-        "target": "defaulted",
-        "classes": ["no", "yes"],
-        "example": None,
-        "columns": {
-            "income": {"type": "numeric", "min": 0},
-            "debt": {"type": "numeric", "min": 0},
-            "region": {"type": "categorical", "categories": ["north", "south", "east"]},
-            "grade": {"type": "categorical", "categories": ["A", "B", "C"], "ordered": True},
-        },
-    }
+    schema = loans_schema(tmp_path / "loans.csv")
     features = {
         "engineered": [{"name": "dti", "op": "ratio", "inputs": {"num": "debt", "den": "income"}}],
         "selected": None,

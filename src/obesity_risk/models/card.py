@@ -193,8 +193,9 @@ def verify_artifacts(model_dir: Path, card: ModelCard, signing_key: str | None =
 
 
 # ---------------------------------------------------------------------------- training summary
-class StudySummary(_Frozen):
-    """One family's study: best CV figures, validation figures, trial counts, wall time."""
+class StudyFigures(_Frozen):
+    """What one family's study found: best CV figures, trial counts, wall time (the study's
+    own result and the summary's record of it share these)."""
 
     study_name: str
     run_id: str | None
@@ -207,6 +208,11 @@ class StudySummary(_Frozen):
     n_pruned: int
     n_failed: int
     wall_s: float
+
+
+class StudySummary(StudyFigures):
+    """One family's study in the summary: its figures plus validation and test figures."""
+
     val_accuracy: float
     val_f1_macro: float
     test_accuracy: float | None = None

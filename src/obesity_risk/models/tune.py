@@ -22,6 +22,7 @@ from obesity_risk.config import Settings
 from obesity_risk.config.settings import Budget, ModelFamily
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.features import build_pipeline
+from obesity_risk.models.card import StudyFigures
 from obesity_risk.models.families import clip_to_space, make_estimator, suggest
 from obesity_risk.models.splits import TrainingData
 
@@ -89,24 +90,13 @@ def cross_validate(
     return scores
 
 
-class StudyResult(BaseModel):
+class StudyResult(StudyFigures):
     """What one family's study found; ``scores`` holds the best trial's out-of-fold
     probabilities (not serialized)."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     family: str
-    study_name: str
-    best_params: dict[str, Any]
-    best_value: float
-    cv_accuracy: float
-    cv_f1_macro: float
-    n_trials: int
-    n_complete: int
-    n_pruned: int
-    n_failed: int
-    wall_s: float
-    run_id: str | None = None
     scores: CVScores | None = Field(None, exclude=True)
 
 
