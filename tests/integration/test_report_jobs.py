@@ -3,12 +3,14 @@ old jobs and report files are pruned with the index kept consistent."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
@@ -64,6 +66,39 @@ def test_the_build_cap_is_global_and_jobs_are_shared(job_settings) -> None:
         worker_b.close()
 
 
+def test_simultaneous_claims_take_one_slot(job_settings) -> None:
+    """Two workers counting the running builds at the same moment: only one may take the slot
+    (a pause after each count widens the race window so a non-atomic check always fails)."""
+    worker_a, worker_b = JobStore(job_settings), JobStore(job_settings)
+    for store in (worker_a, worker_b):
+
+        def pause(_conn, _cursor, statement, *_args) -> None:
+            if statement.lstrip().upper().startswith("SELECT COUNT"):
+                time.sleep(0.3)
+
+        sa.event.listen(store.engine, "after_cursor_execute", pause)
+    try:
+        jobs = [worker_a.create("data-drift", {}), worker_b.create("data-drift", {})]
+        start, taken = threading.Barrier(2), []
+
+        def claim(store: JobStore, job_id: str) -> None:
+            start.wait()
+            taken.append(store.claim(job_id, poll_s=30))
+
+        threads = [
+            threading.Thread(target=claim, args=(store, job.id), daemon=True)
+            for store, job in zip((worker_a, worker_b), jobs, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(3)
+        assert taken == [True]  # the other one is still waiting for the slot
+        assert sorted(worker_a.get(j.id).status for j in jobs) == ["queued", "running"]
+    finally:
+        worker_a.close()
+        worker_b.close()
+
+
 def test_finished_jobs_are_pruned_and_dead_builds_time_out(job_settings) -> None:
     settings = job_settings.model_copy(
         update={"monitoring": job_settings.monitoring.model_copy(update={"job_timeout_s": 1})}
@@ -108,6 +143,40 @@ def test_report_files_are_pruned_and_the_index_follows(tmp_path: Path, small_pip
     del settings
 
 
+def _record_and_prune(out: Path, worker: int, rounds: int) -> None:
+    """One process of the test below: record reports and prune, as a build does."""
+    for i in range(rounds):
+        stamp = f"20260101T{worker:02d}{i:04d}000000Z"
+        html = out / f"{stamp}-data-drift.html"
+        html.write_text("<html></html>")
+        result = reports.ReportResult(
+            "data-drift", html, html.with_suffix(".json"), out / "latest-data-drift.html",
+            {"kind": "data-drift", "created_at": stamp, "model_version": "3"},
+        )  # fmt: skip
+        reports.record_decisions(result, {})
+        reports.prune_reports(out, keep=2)
+
+
+def test_concurrent_builds_keep_the_folder_and_index_consistent(tmp_path: Path) -> None:
+    """Four processes recording and pruning at once: no error, no orphan file, and the index
+    lists exactly the reports left on disk."""
+    out = tmp_path / "monitoring"
+    out.mkdir()
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_record_and_prune, args=(out, w, 12)) for w in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+    assert [proc.exitcode for proc in procs] == [0, 0, 0, 0]
+    html = sorted(p.stem for p in out.glob("*Z-data-drift.html"))
+    assert html == sorted(p.stem for p in out.glob("*Z-data-drift.json"))
+    assert len(html) == 2
+    reports.prune_reports(out, keep=2)  # nothing left to do
+    index = (out / "index.html").read_text()
+    assert index.count("<tr data-kind=") == 2 and all(stem in index for stem in html)
+
+
 def test_jobs_from_any_worker_of_the_real_server(tmp_path: Path, small_pipeline) -> None:
     settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
     train = load_dataset(TRAIN_CSV, settings.data)
@@ -147,7 +216,7 @@ def test_jobs_from_any_worker_of_the_real_server(tmp_path: Path, small_pipeline)
             if set(statuses) == {"done"}:
                 break
             time.sleep(0.5)
-        assert set(statuses) == {"done"}, statuses
+        assert set(statuses) == {"done"}, [p.json() for p in polls[::3]]
         # the cap (one build at a time) held across the two workers: the builds did not overlap
         done = sorted((p.json() for p in polls[::3]), key=lambda j: j["started_at"])
         assert done[0]["finished_at"] <= done[1]["started_at"], done

@@ -9,14 +9,12 @@ JSON files only, so any process (CLI, API job, the monitor) rewrites the same pa
 from __future__ import annotations
 
 import json
-import threading
 from html import escape
 from pathlib import Path
 from string import Template
 from typing import Any
 
 TREND_POINTS = 30
-_LOCK = threading.Lock()
 _PAGE = Template(
     """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>obesity-risk reports</title><link rel="icon" href="data:,">
@@ -129,16 +127,16 @@ def _trends(found: list[dict[str, Any]], points: int) -> str:
 
 
 def write_index(out_dir: Path, write: Any, points: int = TREND_POINTS) -> Path:
-    """Rewrite ``index.html`` from the reports on disk (``write(path, text)`` writes atomically)."""
-    with _LOCK:
-        found = _reports(out_dir)
-        kinds = sorted({str(i.get("kind", "")) for i in found})
-        page = _PAGE.substitute(
-            points=points,
-            trends=_trends(found, points),
-            options="".join(f'<option value="{escape(k)}">{escape(k)}</option>' for k in kinds),
-            rows="".join(_row(info) for info in found),
-        )
-        index = out_dir / "index.html"
-        write(index, page)
-        return index
+    """Rewrite ``index.html`` from the reports on disk (``write(path, text)`` writes atomically;
+    the caller holds the folder's lock)."""
+    found = _reports(out_dir)
+    kinds = sorted({str(i.get("kind", "")) for i in found})
+    page = _PAGE.substitute(
+        points=points,
+        trends=_trends(found, points),
+        options="".join(f'<option value="{escape(k)}">{escape(k)}</option>' for k in kinds),
+        rows="".join(_row(info) for info in found),
+    )
+    index = out_dir / "index.html"
+    write(index, page)
+    return index

@@ -81,9 +81,13 @@ class JobStore:
         return _now() - timedelta(seconds=self.cfg.job_timeout_s)
 
     def _lock(self, conn: sa.Connection) -> None:
-        """Serialize slot accounting across processes (SQLite: the write lock does it)."""
+        """Serialize slot accounting across processes: the first statement of the transaction
+        takes a lock held to its end, so a count and the update after it are atomic."""
         if self.engine.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(740012)")
+        elif self.engine.dialect.name == "sqlite":
+            # the driver opens a transaction only at the first write: take the write lock now
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _active(self, conn: sa.Connection, status: str) -> int:
         query = sa.select(sa.func.count()).where(REPORT_JOBS.c.status == status)

@@ -2,7 +2,9 @@
 
 Each build writes ``<timestamp>-<kind>.html`` and a JSON of its key metrics beside it, then
 refreshes ``latest-<kind>.html`` and ``index.html``; every file is written to a temp file and
-renamed, so concurrent builds never leave a half-written file.
+renamed, so concurrent builds never leave a half-written file. The steps that read the whole
+folder (the index, pruning) hold a file lock, so builds in different processes (API workers,
+the CLI, the monitor) never prune or list each other's half-recorded reports.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from evidently import DataDefinition, Dataset, MulticlassClassification, Report
 from evidently.metrics import ValueDrift
 from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
+from filelock import FileLock
 
 from obesity_risk.config import DataSchema
 from obesity_risk.errors import DataValidationError
@@ -164,40 +167,54 @@ def build_report(
     return result
 
 
+def _folder_lock(out_dir: Path) -> FileLock:
+    """The cross-process lock of one reports folder."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(out_dir / ".reports.lock", timeout=120)
+
+
 def record_decisions(result: ReportResult, decisions: dict[str, Any]) -> None:
     """(Re)write the report's JSON with the rule decisions, then the index."""
     result.metrics["decisions"] = decisions
-    _atomic_write(
-        result.json,
-        lambda tmp: Path(tmp).write_text(
-            json.dumps(result.metrics, indent=2, default=str), encoding="utf-8"
-        ),
-    )
-    write_index(result.html.parent)
+    with _folder_lock(result.html.parent):
+        _atomic_write(
+            result.json,
+            lambda tmp: Path(tmp).write_text(
+                json.dumps(result.metrics, indent=2, default=str), encoding="utf-8"
+            ),
+        )
+        _write_index(result.html.parent)
 
 
-def write_index(out_dir: Path) -> Path:
-    """``index.html`` (see :mod:`obesity_risk.monitoring.index`), written atomically."""
-
+def _write_index(out_dir: Path) -> Path:
     def write(path: Path, text: str) -> None:
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
     return index.write_index(out_dir, write)
 
 
+def write_index(out_dir: Path) -> Path:
+    """``index.html`` (see :mod:`obesity_risk.monitoring.index`), written atomically."""
+    with _folder_lock(out_dir):
+        return _write_index(out_dir)
+
+
 def prune_reports(out_dir: Path, keep: int) -> list[Path]:
     """Delete all but the newest ``keep`` reports (HTML + JSON) of each kind, then rewrite the
     index so it lists only what is on disk; return the deleted files."""
     deleted: list[Path] = []
-    for kind in KINDS:
-        stamped = sorted(out_dir.glob(f"*Z-{kind}.html"), reverse=True)
-        for html in stamped[keep:]:
-            for path in (html, html.with_suffix(".json")):
-                if path.exists():
-                    path.unlink(missing_ok=True)
-                    deleted.append(path)
-    if out_dir.is_dir():
-        write_index(out_dir)
+    if not out_dir.is_dir():
+        return deleted
+    with _folder_lock(out_dir):
+        for kind in KINDS:
+            stems = {p.stem for p in out_dir.glob(f"*Z-{kind}.html")}
+            stems |= {p.stem for p in out_dir.glob(f"*Z-{kind}.json")}
+            for stem in sorted(stems, reverse=True)[keep:]:
+                for path in (out_dir / f"{stem}.html", out_dir / f"{stem}.json"):
+                    if path.exists():
+                        path.unlink(missing_ok=True)
+                        deleted.append(path)
+        _write_index(out_dir)
     return deleted
 
 
