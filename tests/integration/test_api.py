@@ -93,7 +93,7 @@ def test_unseen_but_declared_category_is_accepted(client: TestClient, uci) -> No
     response = client.post("/predict", json=record(uci) | {"CALC": "Always"})
     assert response.status_code == 200
     metrics = client.get("/metrics").text
-    assert 'unknown_categories_total{column="CALC"} 1.0' in metrics
+    assert 'obesity_risk_unknown_categories_total{column="CALC"} 1.0' in metrics
 
 
 @pytest.mark.parametrize(
@@ -233,6 +233,41 @@ def test_every_acknowledged_prediction_is_in_the_store(
     assert logged["Height"].iloc[0] == pytest.approx(uci.X["Height"].iloc[0])
 
 
+def test_feedback_labels_logged_predictions(client: TestClient, api_settings, uci) -> None:
+    single = client.post("/predict", json=record(uci, 0)).json()["request_id"]
+    batch = client.post(
+        "/predict/batch", json={"records": [record(uci, i) for i in range(1, 4)]}
+    ).json()["request_id"]
+    labels = [
+        {"request_id": single, "label": "Normal_Weight"},
+        {"request_id": batch, "position": 2, "label": "Obesity_Type_I"},
+    ]
+    assert client.post("/feedback", json={"labels": labels}).status_code == 401  # no token
+    # all or nothing: an unknown class, or a prediction the log does not have, stores nothing
+    wrong = client.post(
+        "/feedback", headers=AUTH, json={"labels": [*labels, {**labels[0], "label": "Fat"}]}
+    )
+    assert wrong.status_code == 422 and "unknown label(s) Fat" in wrong.json()["detail"]
+    missing = client.post(
+        "/feedback", headers=AUTH, json={"labels": [*labels, {**labels[1], "position": 3}]}
+    )
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == f"no logged prediction for {batch}[3]"
+    stored = client.post("/feedback", headers=AUTH, json={"labels": labels})
+    assert stored.status_code == 200 and stored.json() == {"stored": 2}
+    relabel = {**labels[0], "label": "Overweight_Level_I"}  # posted again: replaces
+    assert client.post("/feedback", headers=AUTH, json={"labels": [relabel]}).json()["stored"] == 1
+    store = PredictionStore(api_settings.prediction_store_url)
+    try:
+        logged = store.read()
+    finally:
+        store.close()
+    actual = logged["actual"].astype(object).where(logged["actual"].notna(), None)
+    assert actual.tolist() == ["Overweight_Level_I", None, None, "Obesity_Type_I"]
+    assert logged["position"].tolist() == [0, 0, 1, 2]
+    assert "obesity_risk_feedback_labels_total 3.0" in client.get("/metrics").text
+
+
 # ----------------------------------------------------------------------------- service routes
 def test_health_ready_version_model(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
@@ -264,6 +299,9 @@ def test_not_ready_without_a_model(api_settings: Settings, uci) -> None:
         assert response.json()["detail"] == "model not loaded: no exported champion in /nowhere"
         assert test_client.get("/model").status_code == 503
         assert test_client.get("/version").json()["model_version"] is None
+        metrics = test_client.get("/metrics").text
+        assert "obesity_risk_model_ready 0.0" in metrics
+        assert "obesity_risk_model_load_failures_total 1.0" in metrics
 
 
 def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(
@@ -294,17 +332,34 @@ def test_reload_swaps_and_a_failed_reload_keeps_the_old_model(
             == "reload failed, still serving version 8: registry has no champion"
         )
         assert test_client.get("/ready").json()["model_version"] == "8"
+        metrics = test_client.get("/metrics").text
+        assert "obesity_risk_model_ready 1.0" in metrics  # the old model still serves
+        assert "obesity_risk_model_load_failures_total 1.0" in metrics
+        assert 'obesity_risk_model_info{source="test://next",version="8"} 1.0' in metrics
 
 
 def test_metrics_are_prometheus_text(client: TestClient, uci) -> None:
     client.post("/predict", json=record(uci))
     client.post("/predict", json={"bad": 1})
     text = client.get("/metrics").text
-    assert 'http_requests_total{method="POST",route="/predict",status="200"} 1.0' in text
-    assert 'http_requests_total{method="POST",route="/predict",status="422"} 1.0' in text
-    assert 'http_request_duration_seconds_bucket{le="0.5",method="POST",route="/predict"}' in text
-    assert 'model_info{source="test://small",version="7"} 1.0' in text
-    assert "predictions_total{label=" in text
+    assert (
+        'obesity_risk_http_requests_total{method="POST",route="/predict",status="200"} 1.0' in text
+    )
+    assert (
+        'obesity_risk_http_requests_total{method="POST",route="/predict",status="422"} 1.0' in text
+    )
+    assert (
+        'obesity_risk_http_request_duration_seconds_bucket{le="0.5",method="POST",route="/predict"}'
+        in text
+    )
+    assert 'obesity_risk_model_info{source="test://small",version="7"} 1.0' in text
+    assert "obesity_risk_predictions_total{label=" in text
+    assert "obesity_risk_model_ready 1.0" in text
+    # the prediction log: one row committed, its commit timed, the queue drained
+    assert "obesity_risk_prediction_log_rows_total 1.0" in text
+    assert "obesity_risk_prediction_log_commit_duration_seconds_count 1.0" in text
+    assert "obesity_risk_prediction_log_queue_depth 0.0" in text
+    assert "obesity_risk_prediction_log_queue_capacity " in text
 
 
 def test_form_page_and_docs(client: TestClient) -> None:

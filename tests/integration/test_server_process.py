@@ -106,7 +106,7 @@ def test_metrics_aggregate_every_worker(tmp_path: Path, small_pipeline) -> None:
                 info = [
                     line
                     for line in http.get(f"{base}/metrics").text.splitlines()
-                    if line.startswith("model_info{") and line.endswith(" 1.0")
+                    if line.startswith("obesity_risk_model_info{") and line.endswith(" 1.0")
                 ]
                 if len(info) == 2:
                     break
@@ -121,14 +121,15 @@ def test_metrics_aggregate_every_worker(tmp_path: Path, small_pipeline) -> None:
             assert statuses == [200] * len(records)
             scrapes = [http.get(f"{base}/metrics").text for _ in range(6)]
     pattern = re.compile(
-        r'^http_requests_total\{method="POST",route="/predict",status="200"\} (\S+)$', re.M
+        r'^obesity_risk_http_requests_total\{method="POST",route="/predict",status="200"\} (\S+)$',
+        re.M,
     )
     counts = {float(m.group(1)) for text in scrapes for m in pattern.finditer(text)}
     assert counts == {float(len(records))}, counts
     predicted = sum(
         float(v)
         for text in scrapes[:1]
-        for v in re.findall(r"^predictions_total\{.*\} (\S+)$", text, re.M)
+        for v in re.findall(r"^obesity_risk_predictions_total\{.*\} (\S+)$", text, re.M)
     )
     assert predicted == len(records)
 
@@ -136,7 +137,8 @@ def test_metrics_aggregate_every_worker(tmp_path: Path, small_pipeline) -> None:
 def live_model_versions(base: str) -> list[str]:
     """``model_info`` versions of the live workers (multiprocess mode: one series each)."""
     text = httpx.get(f"{base}/metrics", timeout=10).text
-    return sorted(re.findall(r'^model_info\{.*version="([^"]+)".*\} 1\.0$', text, re.M))
+    found = re.findall(r'^obesity_risk_model_info\{.*version="([^"]+)".*\} 1\.0$', text, re.M)
+    return sorted(found)
 
 
 def wait_for(predicate, timeout: float = 60) -> bool:

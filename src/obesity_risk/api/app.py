@@ -24,6 +24,7 @@ from obesity_risk import __version__
 from obesity_risk.api.deps import BYTES_PER_RECORD
 from obesity_risk.api.guard import RequestGuard
 from obesity_risk.api.model import ModelHolder
+from obesity_risk.api.routes import feedback as feedback_routes
 from obesity_risk.api.routes import model as model_routes
 from obesity_risk.api.routes import monitoring as monitoring_routes
 from obesity_risk.api.routes import predict as predict_routes
@@ -60,21 +61,28 @@ def _lifespan(settings: Settings, holder: ModelHolder, telemetry: Telemetry) -> 
     """Load the model (retrying in the background while it fails), open the prediction log
     and the report pool; close them on shutdown. Nothing here can stop the server."""
 
+    async def load() -> bool:
+        if await anyio.to_thread.run_sync(holder.load):
+            telemetry.set_model(holder.current.version, holder.source)
+            return True
+        telemetry.model_failed(loaded=False)
+        return False
+
     async def keep_loading() -> None:
         """While no model is loaded, retry every ``serving.load_retry_s`` (faults clear)."""
         while holder.current is None:
             await anyio.sleep(settings.serving.load_retry_s)
-            if await anyio.to_thread.run_sync(holder.load):
-                telemetry.set_model(holder.current.version, holder.source)
+            await load()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if await anyio.to_thread.run_sync(holder.load):
-            telemetry.set_model(holder.current.version, holder.source)
+        await load()
         store = None
         if settings.serving.log_predictions:
             try:
-                store = PredictionStore(settings.prediction_store_url, settings.serving.store)
+                store = PredictionStore(
+                    settings.prediction_store_url, settings.serving.store, observer=telemetry
+                )
                 wait = settings.serving.store.connect_timeout_s + 1
                 await anyio.to_thread.run_sync(store.wait_connected, wait)
             except StoreError as exc:  # a malformed URL: not ready, says why, never crashes
@@ -114,7 +122,7 @@ def create_app(
         settings = load_settings()
         configure_logging(settings)
     bound_mlflow_retries(settings)  # the service's entry point: a dead registry fails in seconds
-    telemetry = Telemetry()
+    telemetry = Telemetry(reports_dir=settings.reports_dir / "monitoring")
     holder = ModelHolder(settings, loader)
 
     app = FastAPI(
@@ -133,6 +141,7 @@ def create_app(
     app.include_router(predict_routes.build_router(record, settings.serving.max_batch))
     app.include_router(model_routes.router)
     app.include_router(monitoring_routes.router)
+    app.include_router(feedback_routes.router)
     app.include_router(ui_routes.build_router(settings.data, settings.data.example))
     app.add_middleware(
         RequestGuard,

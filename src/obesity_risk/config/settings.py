@@ -318,6 +318,7 @@ class MonitoringConfig(_Strict):
     keep_jobs: int = Field(200, ge=1)  # finished report jobs kept in the database
     every: str = "1h"  # obesity-risk monitor: tick interval
     window: str = "24h"  # ... and the slice of the prediction log each tick reports on
+    metrics_port: int | None = Field(None, ge=1, le=65535)  # monitor's /metrics (None: off)
     retention: Retention = Retention()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from obesity_risk.errors import StoreError
 from obesity_risk.monitoring.database import as_utc, safe_url
-from obesity_risk.monitoring.tables import PREDICTIONS, create_tables
+from obesity_risk.monitoring.tables import FEEDBACK, PREDICTIONS, create_tables
 
 
 class LogReader:
@@ -44,7 +44,8 @@ class LogReader:
             )
 
     def read(self, last: int | None = None, since: datetime | None = None) -> pd.DataFrame:
-        """Logged predictions as a frame: input columns + ``prediction`` + metadata columns."""
+        """Logged predictions as a frame: input columns, ``prediction``, metadata columns, and
+        ``actual`` (ground truth posted later, missing where none was)."""
         self._reading()
         query = sa.select(PREDICTIONS).order_by(PREDICTIONS.c.id.desc())
         if since is not None:
@@ -64,4 +65,22 @@ class LogReader:
                 "prediction": [r["label"] for r in rows],
             }
         )
-        return pd.concat([inputs, meta], axis=1)
+        frame = pd.concat([inputs, meta], axis=1)
+        return self._with_feedback(frame, [r["id"] for r in rows])
+
+    def _with_feedback(self, frame: pd.DataFrame, ids: list[int]) -> pd.DataFrame:
+        """Add ``actual`` (the ground-truth label posted later, else missing) to the rows."""
+        order = pd.Series(ids, index=frame.index)
+        frame["position"] = order.groupby(frame["request_id"]).rank(method="first").astype(int) - 1
+        requests = frame["request_id"].unique().tolist()
+        found = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(requests), 500):  # bounded IN lists
+                chunk = requests[start : start + 500]
+                found += conn.execute(
+                    sa.select(FEEDBACK.c.request_id, FEEDBACK.c.position, FEEDBACK.c.label).where(
+                        FEEDBACK.c.request_id.in_(chunk)
+                    )
+                ).all()
+        truth = pd.DataFrame(found, columns=["request_id", "position", "actual"])
+        return frame.merge(truth, on=["request_id", "position"], how="left")

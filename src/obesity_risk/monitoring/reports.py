@@ -78,18 +78,30 @@ def _definition(schema: DataSchema, frame: pd.DataFrame) -> DataDefinition:
     )
 
 
+# Distances, not p-values: a score grows with drift whatever the window size (Evidently's
+# default switches to p-values under 1,000 rows), so "value >= threshold" always means drift.
+NUM_METHOD, CAT_METHOD = "wasserstein", "jensenshannon"
+
+
 def _metrics_for(
     kind: str, schema: DataSchema, current: pd.DataFrame, column_threshold: float
 ) -> list:
     if kind == "data-drift":
-        return [DataDriftPreset(columns=list(schema.columns), threshold=column_threshold)]
+        return [
+            DataDriftPreset(
+                columns=list(schema.columns),
+                threshold=column_threshold,
+                num_method=NUM_METHOD,
+                cat_method=CAT_METHOD,
+            )
+        ]
     if kind == "data-quality":
         return [DataSummaryPreset()]
     if kind == "target-drift":
         columns = [c for c in (PREDICTION, schema.target) if c in current.columns]
         if not columns:
             raise DataValidationError("target-drift needs a prediction or a target column")
-        return [ValueDrift(column=c) for c in columns]
+        return [ValueDrift(column=c, method=CAT_METHOD) for c in columns]  # both are classes
     if kind == "performance":
         if schema.target not in current.columns or PREDICTION not in current.columns:
             raise DataValidationError(

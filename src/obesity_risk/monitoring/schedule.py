@@ -143,14 +143,18 @@ def run_every(
     window: timedelta,
     stop: threading.Event | None = None,
     max_ticks: int | None = None,
+    on_tick: Callable[[TickStatus], None] | None = None,
 ) -> list[TickStatus]:
-    """Tick now and every ``every`` until ``stop`` is set (or ``max_ticks`` ran)."""
+    """Tick now and every ``every`` until ``stop`` is set (or ``max_ticks`` ran); each tick's
+    status goes to ``on_tick`` (metrics)."""
     stop = stop or threading.Event()
     start = time.monotonic()
     done: list[TickStatus] = []
     slot = 0
     while not stop.is_set():
         done.append(tick(settings, window))
+        if on_tick is not None:
+            on_tick(done[-1])
         if max_ticks is not None and len(done) >= max_ticks:
             break
         slot = max(slot + 1, int((time.monotonic() - start) / every.total_seconds()) + 1)

@@ -62,6 +62,9 @@ def current_frame(settings: Settings, predictor: Predictor, window: Window) -> p
         store.close()
     if frame.empty:
         raise DataValidationError(f"the prediction log has no rows for {window.describe()}")
+    actual = frame.pop("actual")
+    if actual.notna().any():  # ground truth posted for some rows: the target where known
+        frame[target] = actual
     return frame
 
 
@@ -101,7 +104,11 @@ def run_reports(
         predictor = Predictor.configured(load_champion(settings), settings)
     reference = load_reference(settings, predictor.model)
     current = current_frame(settings, predictor, window)
-    labelled = settings.data.target in current.columns
+    target = settings.data.target
+    labelled = target in current.columns
+    scored = current[current[target].notna()] if labelled else current  # rows with labels
+    if labelled and len(scored) < len(current):  # partly labelled: the target only where known
+        current = current.drop(columns=[target])
     if explicit and "performance" in kinds and not labelled:
         raise DataValidationError(
             f"performance needs labels: {window.describe()} has no {settings.data.target!r} column"
@@ -120,11 +127,11 @@ def run_reports(
             "source": window.describe(),
         }
         if kind == "performance":
-            meta |= _accuracy(current, settings.data.target, predictor)
+            meta |= _accuracy(scored, target, predictor) | {"labelled_rows": len(scored)}
         result = reports.build_report(
             kind,
             reference,
-            current,
+            scored if kind == "performance" else current,
             settings.data,
             out_dir,
             max_rows=cfg.max_rows,

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -40,6 +40,16 @@ from obesity_risk.monitoring.tables import METADATA, PREDICTIONS, REQUESTS
 
 COLUMNS = ("request_id", "created_at", "model_version", "label", "probabilities", "inputs")
 PROBE_INTERVAL_S = 1.0
+
+
+class StoreObserver(Protocol):
+    """Told about the queue and each commit (the API's metrics)."""
+
+    def queued(self, depth: int, capacity: int) -> None:
+        """The queue after a request joined it or a commit emptied it."""
+
+    def committed(self, rows: int, failed: int, seconds: float) -> None:
+        """One group commit: rows written, requests failed, its duration."""
 
 
 class StoreBusyError(StoreError):
@@ -79,9 +89,12 @@ class PredictionStore(LogReader):
     """Append-only prediction log with group commit. Opening it never blocks on the database:
     the writer thread connects, creates the tables and keeps probing while it is down."""
 
-    def __init__(self, url: str, config: StoreConfig | None = None) -> None:
+    def __init__(
+        self, url: str, config: StoreConfig | None = None, observer: StoreObserver | None = None
+    ) -> None:
         self.url = url
         self.config = config or StoreConfig()
+        self.observer = observer
         self.engine = make_engine(url, self.config)
         dialect = self.engine.dialect
         compiled = PREDICTIONS.insert().compile(dialect=dialect, column_keys=list(COLUMNS))
@@ -146,6 +159,8 @@ class PredictionStore(LogReader):
             raise StoreBusyError(
                 f"prediction store queue full ({self.config.queue_max} requests waiting)"
             ) from None
+        if self.observer is not None:
+            self.observer.queued(self._queue.qsize(), self.config.queue_max)
 
     def _outcome(self, pending: _Pending) -> str:
         if pending.error is not None:
@@ -240,13 +255,22 @@ class PredictionStore(LogReader):
                     self._queue.put(None)  # stop after this batch
                     break
                 batch.append(item)
-            self._inflight_since = time.monotonic()
+            self._inflight_since = started = time.monotonic()
             try:
                 self._commit(batch)
             finally:
                 self._inflight_since = None
+            if self.observer is not None:  # first, so an acknowledged row is also counted
+                self._observe(batch, time.monotonic() - started)
             for pending in batch:
                 pending.release()
+
+    def _observe(self, batch: list[_Pending], seconds: float) -> None:
+        assert self.observer is not None
+        failed = sum(p.error is not None for p in batch)
+        rows = sum(len(p.rows) for p in batch if p.error is None and p.duplicate_of is None)
+        self.observer.committed(rows, failed, seconds)
+        self.observer.queued(self._queue.qsize(), self.config.queue_max)
 
     def _probe(self) -> None:
         """Check that a write could start now (SQLite: take and drop the write lock)."""
@@ -365,4 +389,11 @@ class PredictionStore(LogReader):
         self.engine.dispose()
 
 
-__all__ = ["METADATA", "PredictionStore", "StoreBusyError", "as_utc", "make_engine"]
+__all__ = [
+    "METADATA",
+    "PredictionStore",
+    "StoreBusyError",
+    "StoreObserver",
+    "as_utc",
+    "make_engine",
+]

@@ -1,4 +1,5 @@
-"""Tables of the prediction store's database: the log, idempotency keys, report jobs."""
+"""Tables of the prediction store's database: the log, idempotency keys, ground truth, report
+jobs."""
 
 from __future__ import annotations
 
@@ -28,6 +29,17 @@ REQUESTS = sa.Table(
     METADATA,
     sa.Column("idempotency_key", sa.String(128), primary_key=True),
     sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# ground truth posted later for logged predictions (``position``: the record's index in its
+# request); a label posted again replaces the earlier one
+FEEDBACK = sa.Table(
+    "feedback",
+    METADATA,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("label", sa.String(128), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 

@@ -103,6 +103,7 @@ def reload(holder: HolderDep, telemetry: TelemetryDep) -> ReloadResult:
     except Exception as exc:  # pylint: disable=broad-exception-caught
         # a broken registry, artifact, pickle or module: the old model keeps serving
         kept = previous.version if previous else None
+        telemetry.model_failed(loaded=holder.current is not None)
         logger.error("reload failed: {}", describe(exc))
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -1,0 +1,64 @@
+"""``POST /feedback``: ground-truth labels for logged predictions (admin token required)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from obesity_risk.api.deps import AdminDep, ModelDep, StoreDep, TelemetryDep
+from obesity_risk.api.schemas import ErrorBody
+from obesity_risk.errors import DataValidationError
+from obesity_risk.monitoring.feedback import FeedbackNotFoundError, GroundTruth, save_labels
+
+router = APIRouter(tags=["monitoring"])
+MAX_LABELS = 10_000
+
+
+class FeedbackRequest(BaseModel):
+    """True classes of logged predictions, named by request id and position."""
+
+    model_config = ConfigDict(extra="forbid")
+    labels: list[GroundTruth] = Field(min_length=1, max_length=MAX_LABELS)
+
+
+class FeedbackResult(BaseModel):
+    """How many labels were stored."""
+
+    stored: int
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedbackResult,
+    dependencies=[AdminDep],
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        404: {"model": ErrorBody, "description": "a label names a prediction not in the log"},
+        422: {"model": ErrorBody, "description": "a label is not one of the model's classes"},
+        503: {"model": ErrorBody, "description": "the prediction log is off or unavailable"},
+    },
+)
+def feedback(
+    body: FeedbackRequest, model: ModelDep, store: StoreDep, telemetry: TelemetryDep
+) -> FeedbackResult:
+    """Store the labels (all or none); the next performance report scores those rows."""
+    if store is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the prediction log is off (serving.log_predictions): there is nothing to label",
+        )
+    try:
+        stored = save_labels(store.engine, body.labels, model.classes)
+    except FeedbackNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except DataValidationError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except SQLAlchemyError as exc:
+        reason = str(exc).splitlines()[0][:300]
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"prediction store unavailable: {reason}"
+        ) from exc
+    telemetry.feedback.inc(stored)
+    return FeedbackResult(stored=stored)
