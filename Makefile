@@ -11,7 +11,7 @@ API_PORT ?= 8000
 SERVE ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch clean
+.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch dashboards clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,13 +66,13 @@ lab-server:  # (no install step: used by the tests) JupyterLab with a token, nev
 		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: install  ## ruff + pylint
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docker
+	$(BIN)/ruff format --check src tests benchmarks docker
 	$(BIN)/pylint src/obesity_risk
 
 format: install  ## apply ruff formatting and fixes
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks docker
+	$(BIN)/ruff check --fix src tests benchmarks docker
 
 system-deps:  ## Debian packages for the browser / PostgreSQL / compose tests (installs what is missing)
 	@bash .ci/system-deps.sh
@@ -93,6 +93,9 @@ bench-batch: install  ## batch scoring of 1,000,000 rows: pandas vs Dask 1 and 2
 
 bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUDGET).json
 	$(BIN)/python benchmarks/bench_train.py --budget $(BUDGET) --ablation
+
+dashboards: install  ## rebuild docker/grafana/dashboards/*.json from docker/grafana/dashboards.py
+	$(BIN)/python docker/grafana/dashboards.py
 
 clean:  ## remove generated stores and reports (keeps data/raw and the venv)
 	rm -rf mlruns logs models/champion reports/training .pytest_cache

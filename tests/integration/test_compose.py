@@ -43,6 +43,8 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         "dask-scheduler",
         "dask-worker",
         "monitor",
+        "prometheus",
+        "grafana",
     }
     mlflow = services["mlflow"]
     assert mlflow["environment"]["MLFLOW_BACKEND"].startswith("postgresql://")
@@ -76,6 +78,19 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
     store = services["api"]["environment"]["OBESITY_RISK__SERVING__PREDICTION_STORE"]
     assert store.startswith("postgresql://obesity_api:") and store.endswith("/predictions")
     assert services["api"]["environment"]["OBESITY_RISK__SERVING__ADMIN_TOKEN"]
+    # watching it run: config and dashboards from the repository, read-only; no anonymous
+    # Grafana, its password required; the API and the monitor share the reports
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert any(v.endswith("docker/prometheus:/etc/prometheus:ro") for v in prometheus["volumes"])
+    assert "--metrics-port" in services["monitor"]["command"]
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "change-me-grafana"
+    assert grafana["user"] == "472"
+    mounted = " ".join(grafana["volumes"])
+    assert "docker/grafana/provisioning:/etc/grafana/provisioning:ro" in mounted
+    assert "docker/grafana/dashboards:/var/lib/grafana/dashboards:ro" in mounted
+    for name in ("api", "monitor"):
+        assert "reports:/app/reports" in " ".join(services[name]["volumes"]), name
 
 
 def test_compose_refuses_to_start_without_secrets(tmp_path: Path) -> None:

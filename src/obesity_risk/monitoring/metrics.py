@@ -145,6 +145,7 @@ class MonitorMetrics:
         )
         for outcome in ("ok", "failed"):
             self.ticks.labels(outcome)  # both series exist from the start (rates, alerts)
+        self.last_success.set_to_current_time()  # "stale" counts from the start, not from 1970
         registry.register(VerdictCollector(out_dir))
 
     def observe(self, ok: bool, seconds: float) -> None:
