@@ -268,6 +268,22 @@ def test_feedback_labels_logged_predictions(client: TestClient, api_settings, uc
     assert "obesity_risk_feedback_labels_total 3.0" in client.get("/metrics").text
 
 
+def test_feedback_over_the_label_limit_is_a_validation_error(client: TestClient) -> None:
+    """One label too many is refused by validation (422), not by the body limit (413)."""
+    label = {"request_id": "r" * 64, "position": 0, "label": "Normal_Weight", "extra": 1}
+    assert client.post("/feedback", headers=AUTH, json={"labels": [label]}).status_code == 422
+    del label["extra"]
+    too_many = client.post("/feedback", headers=AUTH, json={"labels": [label] * 10_001})
+    assert too_many.status_code == 422
+    assert too_many.json()["detail"][0]["type"] == "too_long"
+    huge = client.post(
+        "/feedback",
+        headers={**AUTH, "content-type": "application/json", "content-length": "50000000"},
+        content=b"{}",
+    )
+    assert huge.status_code == 413
+
+
 # ----------------------------------------------------------------------------- service routes
 def test_health_ready_version_model(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}

@@ -146,7 +146,10 @@ def create_app(
     app.add_middleware(
         RequestGuard,
         default_limit=settings.serving.max_body_bytes,
-        limits={"/predict/batch": settings.serving.max_batch * BYTES_PER_RECORD},
+        limits={
+            "/predict/batch": settings.serving.max_batch * BYTES_PER_RECORD,
+            "/feedback": feedback_routes.MAX_LABELS * feedback_routes.BYTES_PER_LABEL,
+        },
     )
     app.add_middleware(MetricsMiddleware, telemetry=telemetry)
     return app

@@ -4,8 +4,8 @@
   otherwise. A web page cannot make a visitor's browser post JSON cross-site without a CORS
   preflight, which this service never grants, so cross-site writes are refused here.
 - Every body has a size limit (413): ``serving.max_batch`` x 4 KB for ``/predict/batch``,
-  ``serving.max_body_bytes`` elsewhere; checked on ``Content-Length`` before reading, and while
-  reading a chunked body.
+  10,000 labels x 4 KB for ``/feedback``, ``serving.max_body_bytes`` elsewhere; checked on
+  ``Content-Length`` before reading, and while reading a chunked body.
 """
 
 from __future__ import annotations

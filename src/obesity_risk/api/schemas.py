@@ -83,3 +83,14 @@ class ErrorBody(BaseModel):
     """Error payload (FastAPI's ``detail`` convention)."""
 
     detail: str | list[dict[str, Any]]
+
+
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
+    413: {"model": ErrorBody, "description": "the body is over the size limit"},
+    415: {"model": ErrorBody, "description": "the body is not declared as application/json"},
+}
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+    403: {"model": ErrorBody, "description": "control routes disabled (no admin token set)"},
+}

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from obesity_risk.errors import DataValidationError
 from obesity_risk.monitoring.tables import FEEDBACK, PREDICTIONS
@@ -22,6 +22,8 @@ MAX_LISTED = 5  # problems named in an error message
 
 class GroundTruth(BaseModel):
     """The true class of one logged prediction."""
+
+    model_config = ConfigDict(extra="forbid")
 
     request_id: str = Field(min_length=1, max_length=64)
     position: int = Field(0, ge=0, description="the record's index in its request (0: /predict)")

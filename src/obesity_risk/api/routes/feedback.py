@@ -7,12 +7,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from obesity_risk.api.deps import AdminDep, ModelDep, StoreDep, TelemetryDep
-from obesity_risk.api.schemas import ErrorBody
+from obesity_risk.api.schemas import ADMIN_ERRORS, BODY_ERRORS, ErrorBody
 from obesity_risk.errors import DataValidationError
 from obesity_risk.monitoring.feedback import FeedbackNotFoundError, GroundTruth, save_labels
 
 router = APIRouter(tags=["monitoring"])
 MAX_LABELS = 10_000
+BYTES_PER_LABEL = 4096  # body limit of the route: MAX_LABELS x this (escaped strings fit)
 
 
 class FeedbackRequest(BaseModel):
@@ -33,8 +34,8 @@ class FeedbackResult(BaseModel):
     response_model=FeedbackResult,
     dependencies=[AdminDep],
     responses={
-        401: {"model": ErrorBody},
-        403: {"model": ErrorBody},
+        **BODY_ERRORS,
+        **ADMIN_ERRORS,
         404: {"model": ErrorBody, "description": "a label names a prediction not in the log"},
         422: {"model": ErrorBody, "description": "a label is not one of the model's classes"},
         503: {"model": ErrorBody, "description": "the prediction log is off or unavailable"},

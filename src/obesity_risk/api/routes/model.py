@@ -20,6 +20,7 @@ from obesity_risk.api.deps import (
 )
 from obesity_risk.api.model import describe
 from obesity_risk.api.schemas import (
+    ADMIN_ERRORS,
     ErrorBody,
     Health,
     ModelInfo,
@@ -83,16 +84,10 @@ def version(holder: HolderDep) -> VersionInfo:
     return VersionInfo(package_version=__version__, model_version=model.version if model else None)
 
 
-CONTROL = {
-    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
-    403: {"model": ErrorBody, "description": "control routes disabled (no admin token set)"},
-}
-
-
 @router.post(
     "/model/reload",
     response_model=ReloadResult,
-    responses={**CONTROL, 503: {"model": ErrorBody}},
+    responses={**ADMIN_ERRORS, 503: {"model": ErrorBody}},
     dependencies=[AdminDep],
 )
 def reload(holder: HolderDep, telemetry: TelemetryDep) -> ReloadResult:
@@ -118,7 +113,7 @@ def reload(holder: HolderDep, telemetry: TelemetryDep) -> ReloadResult:
     )
 
 
-@router.get("/metrics", response_class=Response, responses=CONTROL)
+@router.get("/metrics", response_class=Response, responses=ADMIN_ERRORS)
 def metrics(request: Request, telemetry: TelemetryDep, settings: SettingsDep) -> Response:
     """Prometheus text format (all workers when several serve); needs the admin token when
     ``serving.metrics_auth`` is on."""

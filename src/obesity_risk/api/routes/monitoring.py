@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import SQLAlchemyError
 
 from obesity_risk.api.deps import AdminDep, SettingsDep
-from obesity_risk.api.schemas import ErrorBody
+from obesity_risk.api.schemas import ADMIN_ERRORS, BODY_ERRORS, ErrorBody
 from obesity_risk.config import Settings
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.monitoring import KINDS
@@ -114,11 +114,8 @@ def _links(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     response_model=ReportJob,
     dependencies=[AdminDep],
     responses={
-        400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
-        401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
-        403: {"model": ErrorBody, "description": "control routes disabled (no admin token set)"},
-        413: {"model": ErrorBody, "description": "the body is over the size limit"},
-        415: {"model": ErrorBody, "description": "the body is not declared as application/json"},
+        **BODY_ERRORS,
+        **ADMIN_ERRORS,
         429: {"model": ErrorBody, "description": "too many builds queued or running"},
         503: {"model": ErrorBody, "description": "the job database is unavailable"},
     },

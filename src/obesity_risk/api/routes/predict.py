@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from obesity_risk.api.deps import RawBodyDep, ServingDep
 from obesity_risk.api.responses import FastJSONResponse
-from obesity_risk.api.schemas import BatchResponse, ErrorBody, PredictionResponse
+from obesity_risk.api.schemas import BODY_ERRORS, BatchResponse, ErrorBody, PredictionResponse
 from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
 from obesity_risk.errors import StoreError
@@ -26,9 +26,7 @@ from obesity_risk.inference import ExplainError, Predictor
 from obesity_risk.monitoring.store import PredictionStore, StoreBusyError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
-    413: {"model": ErrorBody, "description": "the body is over the size limit"},
-    415: {"model": ErrorBody, "description": "the body is not declared as application/json"},
+    **BODY_ERRORS,
     501: {"model": ErrorBody, "description": "explanations asked of a model that has none"},
     503: {
         "model": ErrorBody,
