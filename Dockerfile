@@ -28,7 +28,7 @@ WORKDIR /app
 # the committed raw data (schema checks, batch scoring) and whatever champion was exported
 COPY --chown=app:app data/raw ./data/raw
 COPY --chown=app:app models ./models
-RUN mkdir -p /app/reports /app/logs /app/mlruns && chown -R app:app /app
+RUN mkdir -p /app/reports /app/logs /app/mlruns /app/batch && chown -R app:app /app
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \

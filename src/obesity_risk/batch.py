@@ -2,8 +2,10 @@
 
 ``obesity-risk predict --engine dask -i INPUT -o OUTPUT [--scheduler tcp://HOST:8786]``:
 
-- INPUT is a CSV or Parquet file or a glob of them; OUTPUT is a folder of Parquet parts, one per
-  input partition, in input order (rows keep their order within a part, the id column is kept);
+- INPUT is a CSV or Parquet file, a glob of them, or an ``s3://`` URL (or glob) read with
+  s3fs through the datastore's endpoint, credentials from each process's environment;
+- OUTPUT is a folder of Parquet parts, one per input partition, in input order (rows keep
+  their order within a part, the id column is kept);
 - every worker loads and verifies the champion once (a worker plugin), then scores its
   partitions with the fast path;
 - a row that fails the schema is never dropped silently: it goes to ``OUTPUT/rejects.csv`` with
@@ -162,20 +164,49 @@ def score_part(frame: pd.DataFrame, number: int, output: str) -> PartResult:
     return PartResult(number=number, file=file, rows=len(frame), rejects=rejects)
 
 
-def _read(source: str, settings: Settings) -> Any:
-    """The input as a dask DataFrame with each row's file: CSV (every column read as text,
-    so a bad value anywhere becomes a reject, not a dtype error) or Parquet, a file or a glob.
-    Files are read one by one, so a partition never spans two files."""
-    import dask.dataframe as dd
+def storage_options(source: str, settings: Settings) -> dict[str, Any]:
+    """fsspec options of a URL input: an ``s3://`` one uses the datastore's endpoint;
+    credentials come from each process's own environment (never from the job)."""
+    if source.startswith("s3://") and settings.datastore.endpoint_url:
+        return {"client_kwargs": {"endpoint_url": settings.datastore.endpoint_url}}
+    return {}
 
-    files = sorted(glob.glob(source))
+
+def input_files(source: str, settings: Settings) -> list[str]:
+    """The files a path, glob or URL (``s3://bucket/prefix/*.csv``) names, sorted.
+
+    Raises:
+        DataValidationError: nothing matches, or the store cannot be listed (one line).
+    """
+    if "://" not in source:
+        files = sorted(glob.glob(source))
+    else:
+        import fsspec
+
+        try:
+            fs, _, paths = fsspec.get_fs_token_paths(
+                source, storage_options=storage_options(source, settings)
+            )
+            files = sorted(fs.unstrip_protocol(p) for p in paths if fs.isfile(p))
+        except (OSError, ValueError, ImportError) as exc:
+            raise DataValidationError(f"{source}: cannot be listed: {exc}") from None
     if not files:
         raise DataValidationError(f"{source}: no such file")
+    return files
+
+
+def _read(source: str, settings: Settings) -> Any:
+    """The input as a dask DataFrame with each row's file: CSV (every column read as text,
+    so a bad value anywhere becomes a reject, not a dtype error) or Parquet, local files, a
+    glob or an ``s3://`` URL. Files are read one by one, so a partition never spans two files."""
+    import dask.dataframe as dd
+
+    options = storage_options(source, settings)
     text = {c: "object" for c in [*settings.data.columns, settings.data.id_column] if c}
     parts = []
-    for path in files:
+    for path in input_files(source, settings):
         if path.endswith((".parquet", ".pq")):
-            part = dd.read_parquet(path, split_row_groups=True)
+            part = dd.read_parquet(path, split_row_groups=True, storage_options=options)
         else:
             part = dd.read_csv(
                 path,
@@ -184,6 +215,7 @@ def _read(source: str, settings: Settings) -> Any:
                 keep_default_na=True,
                 na_values=[""],
                 skipinitialspace=True,
+                storage_options=options,
             )
         parts.append(part.assign(**{FILE: path}))
     return parts[0] if len(parts) == 1 else dd.concat(parts)

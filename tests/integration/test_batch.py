@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from obesity_risk.batch import score_dask
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
+from obesity_risk.errors import DataValidationError
 from obesity_risk.inference import Predictor
 from obesity_risk.models.registry import export_local, load_champion
 from tests.conftest import TRAIN_CSV, UCI_CSV, free_port, isolated_paths, make_card
@@ -221,3 +223,36 @@ def test_missing_input_and_missing_column_are_one_line_errors(champion) -> None:
         env=env,
     )
     assert result.returncode == 2 and "missing column(s): Weight" in result.stderr
+
+
+def test_s3_input_through_a_real_s3_endpoint(
+    champion, s3_endpoint: str, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A glob of CSVs in a bucket, read by the workers themselves with s3fs through the
+    datastore's endpoint (moto's HTTP server); rejects name the object and its data row."""
+    _, tmp = champion
+    for key, value in environment(tmp).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("OBESITY_RISK__DATASTORE__ENDPOINT_URL", s3_endpoint)
+    settings = load_settings()
+    frame = with_bad_rows(tmp / "survey.csv")
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket="survey")
+    halves = {"2026/a.csv": frame.iloc[:2000], "2026/b.csv": frame.iloc[2000:]}
+    for key, half in halves.items():
+        s3.put_object(Bucket="survey", Key=key, Body=half.to_csv(index=False).encode())
+    s3.put_object(Bucket="survey", Key="2026/notes.txt", Body=b"not matched by the glob")
+
+    out = tmp / "from-s3"
+    result = score_dask(settings, "s3://survey/2026/*.csv", out, progress=False)
+    assert (result.scored, result.rejected) == (2997, 3)
+    scored = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("part-*.parquet"))])
+    assert scored["id"].tolist() == frame.drop(index=[9, 1999, 2500])["id"].astype(str).tolist()
+    rejects = pd.read_csv(result.rejects)
+    assert rejects["file"].tolist() == ["s3://survey/2026/a.csv"] * 2 + ["s3://survey/2026/b.csv"]
+    assert rejects["row"].tolist() == [10, 2000, 501]  # data row within its own object
+
+    with pytest.raises(DataValidationError, match="no such file"):
+        score_dask(settings, "s3://survey/2027/*.csv", tmp / "none", progress=False)
+    with pytest.raises(DataValidationError, match=r"s3://missing-bucket/x\.csv"):
+        score_dask(settings, "s3://missing-bucket/x.csv", tmp / "none", progress=False)

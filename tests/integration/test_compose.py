@@ -42,6 +42,7 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         "tuner",
         "dask-scheduler",
         "dask-worker",
+        "batch",
         "monitor",
         "prometheus",
         "grafana",
@@ -55,8 +56,14 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
     assert services["dask-worker"]["command"][:3] == ["dask", "worker", "tcp://dask-scheduler:8786"]
     assert services["dask-worker"]["depends_on"]["dask-scheduler"]["condition"] == "service_healthy"
     assert services["monitor"]["command"][:2] == ["obesity-risk", "monitor"]
+    # the batch client and the workers read s3:// inputs from MinIO and share the output folder
+    assert services["batch"]["entrypoint"][:4] == ["obesity-risk", "predict", "--engine", "dask"]
+    for name in ("batch", "dask-worker"):
+        environment = services[name]["environment"]
+        assert environment["OBESITY_RISK__DATASTORE__ENDPOINT_URL"] == "http://minio:9000", name
+        assert "batch:/app/batch" in " ".join(services[name]["volumes"]), name
     for name, service in services.items():
-        if name != "preflight":  # a one-shot check
+        if name not in {"preflight", "batch"}:  # one-shot jobs
             assert "healthcheck" in service, name
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name}: unpinned {image}"

@@ -7,31 +7,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from obesity_risk.config import load_settings
 from obesity_risk.data import file_sha256
 from obesity_risk.datastore import DatastoreError, pull, push
-from tests.conftest import RAW, free_port
+from tests.conftest import RAW
 from tests.integration.test_cli import cli
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def test_push_pull_round_trip_with_hash_check(tmp_path: Path, s3_endpoint: str, aws_env) -> None:

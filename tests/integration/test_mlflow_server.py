@@ -21,6 +21,7 @@ from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.models.registry import export_local
 from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
+from tests.integration.conftest import AWS_TEST_ENV
 from tests.integration.pg import PostgresServer
 from tests.integration.test_cli import cli, tmp_env
 
@@ -35,11 +36,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory):
     s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     s3.start()
     s3_url = f"http://127.0.0.1:{s3_port}"
-    aws = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+    aws = AWS_TEST_ENV
     boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     ).client("s3", endpoint_url=s3_url).create_bucket(Bucket="mlflow-artifacts")
