@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUDGET ?= default
+REPEAT ?= 2
 MLFLOW_PORT ?= 5000
 LAB_PORT ?= 8888
 API_PORT ?= 8000
@@ -88,8 +89,8 @@ test-fast: install  ## everything but the slow end-to-end suites
 bench-serve: install  ## serving over HTTP: API vs no-model FastAPI ceiling vs `mlflow models serve` -> reports/benchmarks/serving.json
 	$(BIN)/python benchmarks/bench_serve.py
 
-bench-batch: install  ## batch scoring of 1,000,000 rows: pandas vs Dask 1 and 2 workers -> reports/benchmarks/batch.json
-	$(BIN)/python benchmarks/bench_batch.py
+bench-batch: install  ## batch scoring of 1,000,000 rows: pandas vs Dask 1 and 2 workers, REPEAT rounds -> reports/benchmarks/batch.json
+	$(BIN)/python benchmarks/bench_batch.py --repeat $(REPEAT)
 
 bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUDGET).json
 	$(BIN)/python benchmarks/bench_train.py --budget $(BUDGET) --ablation

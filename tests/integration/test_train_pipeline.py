@@ -46,8 +46,15 @@ def test_summary_has_the_promised_fields(runs) -> None:
     assert {s["column"] for s in card.slices} == {"Gender", "Age", "BMI"}
     assert card.family in {"dt", "rf", "xgb", "lgbm", "catboost", "ensemble"}
     assert summary.ensemble is not None and "blend + class weights" in summary.steps
+    # the calibration step compared each method with none, cross-fitted on the OOF rows
+    calibration = summary.ensemble["calibration"]
+    assert set(calibration["log_loss"]) == {"none", "sigmoid", "isotonic"}
+    kept = calibration["method"]
+    assert kept is None or calibration["log_loss"][kept] < calibration["log_loss"]["none"]
+    assert (f"+ calibration ({kept})" in summary.steps) == (kept is not None)
     if card.family == "ensemble":
         assert card.members and sum(card.members.values()) == pytest.approx(1.0)
+        assert card.calibration == kept
     assert card.version == "1" and summary.champion.alias == "champion"
     assert summary.champion.model_uri == "models:/obesity-risk/1"
     assert set(summary.studies) == {"dt", "rf", "xgb", "lgbm", "catboost"}

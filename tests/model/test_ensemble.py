@@ -11,6 +11,7 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
 from obesity_risk.features import build_pipeline
 from obesity_risk.inference import Predictor
+from obesity_risk.models.calibration import Calibrator, choose_calibration
 from obesity_risk.models.ensemble import BlendClassifier, fit_blend, fit_weights, reweight
 from obesity_risk.models.evaluation import SliceMetrics
 from obesity_risk.models.families import effective_family, make_estimator
@@ -109,3 +110,58 @@ def test_members_below_min_weight_are_dropped() -> None:
     )
     assert "noise" not in fit.members and sum(fit.members.values()) == pytest.approx(1.0)
     assert all(w >= 0.1 for w in fit.members.values())
+
+
+def overconfident(n: int, seed: int, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities whose argmax is right about 60% of the time but that claim ~99%."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, len(classes), n)
+    logits = rng.normal(size=(n, len(classes)))
+    logits[np.arange(n), truth] += 1.0
+    proba = np.exp(6 * logits)
+    return proba / proba.sum(axis=1, keepdims=True), np.asarray(classes)[truth]
+
+
+def test_calibration_is_kept_when_it_lowers_the_cross_fitted_log_loss() -> None:
+    classes = ["r", "p", "q"]  # not sorted: the calibrator keeps the model's column order
+    proba, y = overconfident(3000, 3, classes)
+    choice = choose_calibration(proba, y, classes, "auto", max_accuracy_drop=0.005)
+    assert choice.method in ("sigmoid", "isotonic")
+    assert choice.log_loss[choice.method] < 0.5 * choice.log_loss["none"]
+    assert choice.accuracy[choice.method] >= choice.accuracy["none"] - 0.005
+    strict = choose_calibration(proba, y, classes, "auto")  # no accuracy may be lost
+    assert strict.method is None and strict.log_loss == choice.log_loss
+    calibrated = Calibrator(choice.method, classes, proba, y)(proba)
+    np.testing.assert_allclose(calibrated.sum(axis=1), 1.0)
+    truth = np.array([classes.index(v) for v in y])
+    # the right class keeps the higher mean probability in its own column
+    assert calibrated[np.arange(len(y)), truth].mean() > 1 / len(classes) + 0.15
+    assert choose_calibration(proba, y, classes, "none").method is None
+
+
+def test_calibration_is_refused_when_probabilities_are_already_calibrated() -> None:
+    rng = np.random.default_rng(4)
+    proba = rng.dirichlet(np.ones(3) * 0.7, 4000)
+    y = np.array([rng.choice(CLASSES, p=row) for row in proba])  # drawn from the claims
+    choice = choose_calibration(proba, y, CLASSES, "auto", max_accuracy_drop=0.005)
+    assert choice.method is None
+    assert choice.log_loss["none"] <= min(choice.log_loss["sigmoid"], choice.log_loss["isotonic"])
+
+
+def test_calibrated_blend_served_through_the_predictor(blend_model) -> None:
+    settings, base = blend_model
+    train = load_dataset(TRAIN_CSV, settings.data)
+    X, y = sample_stratified(train.X, train.y, 1000, 1)
+    classes = [str(c) for c in base.classes_]
+    calibrator = Calibrator("isotonic", classes, base.predict_proba(X), y)
+    model = BlendClassifier(base.members, base.weights, base.class_weights, calibrator)
+    model.classes_ = base.classes_
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None).X
+    expected = model.predict_proba(uci)
+    assert not np.allclose(expected, base.predict_proba(uci))  # the map does something
+    predictor = Predictor(make_loaded(model, family="ensemble"), settings.data)
+    records = predictor.validate_records(uci.to_dict(orient="records"))
+    np.testing.assert_allclose(
+        predictor.predict_records(records).probabilities, expected, atol=1e-12
+    )
+    np.testing.assert_allclose(predictor.predict_frame(uci).probabilities, expected, atol=1e-12)

@@ -10,13 +10,11 @@ from loguru import logger
 
 from obesity_risk.config import Settings
 from obesity_risk.inference import Predictor
-from obesity_risk.models.registry import LoadedModel, load_champion, load_exported
+from obesity_risk.models.registry import LoadedModel, load_champion
 
 
 def default_loader(settings: Settings) -> Callable[[], LoadedModel]:
     """Registry champion (falling back to ``models/``), or ``models/`` only, per config."""
-    if settings.serving.model_source == "local":
-        return lambda: load_exported(settings)
     return lambda: load_champion(settings)
 
 

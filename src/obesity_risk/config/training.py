@@ -3,6 +3,8 @@ calibration, and the quality gate before promotion."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -19,6 +21,10 @@ class EnsembleConfig(_Strict):
     weight_trials: int = Field(300, ge=10)  # Optuna trials for the class weights
     min_gain: float = Field(0.0, ge=0.0)  # validation accuracy the blend must add (ties: OOF)
     min_weight: float = Field(0.1, ge=0.0, lt=1.0)  # lighter members are dropped (serving cost)
+    # none | sigmoid | isotonic | auto: a method is kept only if it lowers the cross-fitted OOF
+    # log-loss and costs at most calibration_max_accuracy_drop OOF accuracy (auto tries both)
+    calibration: Literal["none", "sigmoid", "isotonic", "auto"] = "auto"
+    calibration_max_accuracy_drop: float = Field(0.001, ge=0.0, le=1.0)
 
 
 class Slice(_Strict):
@@ -60,5 +66,5 @@ class BatchConfig(_Strict):
     workers: int = Field(2, ge=1)
     threads_per_worker: int = Field(1, ge=1)
     memory_limit: str = "2GB"  # per worker
-    blocksize: str = "16MB"  # CSV bytes per partition (Parquet keeps its row groups)
+    blocksize: str = "4MB"  # CSV bytes per partition (Parquet keeps its row groups)
     connect_timeout_s: int = Field(30, ge=1)  # to an external scheduler

@@ -80,6 +80,7 @@ class ModelCard(_Frozen):
         default_factory=dict, description="ensemble: family -> blend weight"
     )
     class_weights: list[float] | None = None
+    calibration: str | None = None  # the ensemble's calibration method, if one was kept
     slices: list[dict[str, Any]] = Field(default_factory=list, description="test split")
     importance: dict[str, float] = Field(
         default_factory=dict, description="mean |TreeSHAP contribution| per input column"

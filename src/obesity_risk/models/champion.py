@@ -117,6 +117,7 @@ def build_card(
         else {n: results[n].best_params for n in pipeline.weights},
         members=getattr(pipeline, "weights", None) or {},
         class_weights=getattr(pipeline, "class_weights", None),
+        calibration=getattr(getattr(pipeline, "calibrator", None), "method", None),
         slices=[m.model_dump() for m in test_slices],
         rows=data.rows,
         importance=mean_abs_contributions(items),

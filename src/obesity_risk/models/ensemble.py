@@ -2,9 +2,11 @@
 
 Weights are fitted on out-of-fold probabilities (multiclass log-loss over the simplex), then
 optional per-class probability weights are tuned on the same out-of-fold predictions for
-accuracy (Optuna). The result, :class:`BlendClassifier`, is one sklearn classifier holding its
-fitted member pipelines: it is logged, registered, exported and loaded like any pipeline, and
-the :class:`~obesity_risk.inference.Predictor` compiles each member (:class:`CompiledBlend`).
+accuracy (Optuna), then an optional calibration map (:mod:`calibration`) is kept only when it
+lowers the cross-fitted OOF log-loss. The result, :class:`BlendClassifier`, is one sklearn
+classifier holding its fitted member pipelines: it is logged, registered, exported and loaded
+like any pipeline, and the :class:`~obesity_risk.inference.Predictor` compiles each member
+(:class:`CompiledBlend`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 
+from obesity_risk.models.calibration import (
+    CalibrationChoice,
+    Calibrator,
+    calibrate,
+    choose_calibration,
+)
 from obesity_risk.models.evaluation import multiclass_log_loss
 from obesity_risk.models.fastpath import CompiledPipeline
 
@@ -91,6 +99,7 @@ class BlendFit(BaseModel):
     blend_accuracy: float
     blend_log_loss: float
     weighted_accuracy: float
+    calibration: CalibrationChoice | None = None
 
 
 def fit_blend(
@@ -102,9 +111,12 @@ def fit_blend(
     trials: int,
     seed: int,
     min_weight: float = 0.0,
+    calibration: str = "none",
+    max_accuracy_drop: float = 0.0,
 ) -> BlendFit:
-    """Member weights and class weights from each family's OOF probabilities; members whose
-    weight is below ``min_weight`` are dropped one at a time (weights refitted each time)."""
+    """Member weights, class weights and the calibration choice from each family's OOF
+    probabilities; members whose weight is below ``min_weight`` are dropped one at a time
+    (weights refitted each time)."""
     names = list(oofs)
     truth = y.to_numpy().astype(str)
     labels = np.asarray(classes)
@@ -125,21 +137,27 @@ def fit_blend(
         blend_accuracy=float(accuracy_score(truth, labels[np.argmax(mixed, axis=1)])),
         blend_log_loss=multiclass_log_loss(mixed, truth, classes),
         weighted_accuracy=float(accuracy_score(truth, labels[np.argmax(final, axis=1)])),
+        calibration=choose_calibration(
+            final, truth, classes, calibration, seed=seed, max_accuracy_drop=max_accuracy_drop
+        ),
     )
 
 
 class BlendClassifier(ClassifierMixin, BaseEstimator):
-    """Weighted blend of fitted pipelines' probabilities, times optional class weights."""
+    """Weighted blend of fitted pipelines' probabilities, times optional class weights, through
+    an optional calibrator."""
 
     def __init__(
         self,
         members: dict[str, Any] | None = None,
         weights: dict[str, float] | None = None,
         class_weights: list[float] | None = None,
+        calibrator: Calibrator | None = None,
     ) -> None:
         self.members = members
         self.weights = weights
         self.class_weights = class_weights
+        self.calibrator = calibrator
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> BlendClassifier:
         """Fit every member pipeline on ``X``, ``y`` (weights stay as given)."""
@@ -159,10 +177,11 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
         return dict(self._first().named_steps)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Blended, class-weighted probabilities (columns in ``classes_`` order)."""
+        """Blended, class-weighted, calibrated probabilities (columns in ``classes_`` order)."""
         members, weights = self.members or {}, self.weights or {}
         probas = [members[n].predict_proba(X) for n in weights]
-        return reweight(blend(probas, list(weights.values())), self.class_weights)
+        mixed = reweight(blend(probas, list(weights.values())), self.class_weights)
+        return calibrate(mixed, getattr(self, "calibrator", None))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Most probable class per row."""
@@ -177,6 +196,7 @@ class CompiledBlend:
         members = model.members or {}
         self.parts = [(CompiledPipeline(members[n], n_threads), w) for n, w in weights.items()]
         self.class_weights = model.class_weights
+        self.calibrator = getattr(model, "calibrator", None)  # absent in older pickles
         self.classes = np.asarray(model.classes_)
 
     def unknown_counts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -186,9 +206,13 @@ class CompiledBlend:
     def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Class probabilities of records."""
         probas = [part.predict_proba(records) for part, _ in self.parts]
-        return reweight(blend(probas, [w for _, w in self.parts]), self.class_weights)
+        return self._finish(probas)
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Class probabilities of a validated frame."""
         probas = [part.predict_frame(frame) for part, _ in self.parts]
-        return reweight(blend(probas, [w for _, w in self.parts]), self.class_weights)
+        return self._finish(probas)
+
+    def _finish(self, probas: list[np.ndarray]) -> np.ndarray:
+        mixed = reweight(blend(probas, [w for _, w in self.parts]), self.class_weights)
+        return calibrate(mixed, self.calibrator)

@@ -104,7 +104,8 @@ def render(card: ModelCard) -> str:
 <h2>Intended use</h2><p>{escape(INTENDED_USE)}</p>
 <h2>Data</h2><p>{escape(DATA_NOTE)}</p>{data}{rows}
 <h2>Training</h2>{members}
-<p>class weights: {escape(_fmt(card.class_weights))}</p>
+<p>class weights: {escape(_fmt(card.class_weights))} · calibration:
+{escape(card.calibration or "none")}</p>
 <details><summary>parameters</summary><pre>{params}</pre></details>
 <h2>Metrics</h2>{metrics}{calibration}
 <h2>Slices (test split)</h2>{slices}

@@ -370,12 +370,16 @@ LOAD_FAILURES = (
 
 
 def load_champion(settings: Settings) -> LoadedModel:
-    """The champion from the registry; the verified local export when the registry, its
-    artifact store or the registered files fail (each reason logged).
+    """The champion every caller (API, CLI, batch workers, monitoring) serves: from the
+    registry, falling back to the verified local export when the registry, its artifact store
+    or the registered files fail (each reason logged); the export only with
+    ``serving.model_source: local``.
 
     Raises:
         ModelNotFoundError: neither could be loaded; the message gives both reasons.
     """
+    if settings.serving.model_source == "local":
+        return load_exported(settings)
     try:
         return Registry(settings).load()
     except LOAD_FAILURES as exc:

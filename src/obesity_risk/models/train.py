@@ -26,6 +26,7 @@ from obesity_risk.data import file_sha256
 from obesity_risk.errors import ConfigError
 from obesity_risk.features import build_pipeline
 from obesity_risk.models import registry
+from obesity_risk.models.calibration import Calibrator, calibrate
 from obesity_risk.models.card import (
     StudySummary,
     TrainingSummary,
@@ -200,18 +201,26 @@ class Trainer:
     def _steps(
         best: Candidate, fitted: BlendFit | None, ensemble: Candidate | None
     ) -> dict[str, dict[str, float | None]]:
-        """OOF (and test) accuracy after each step: best single family, blend, class weights."""
+        """OOF (and test) accuracy after each step: best single family, blend, class weights,
+        calibration (its OOF figure cross-fitted); the test figure is the final model's."""
 
         def test(c: Candidate) -> float | None:
             return None if c.test is None else c.test.accuracy
 
         steps = {f"best single ({best.name})": {"oof": best.cv.accuracy, "test": test(best)}}
         if fitted is not None and ensemble is not None:
+            choice = fitted.calibration
+            method = None if choice is None else choice.method
             steps["blend"] = {"oof": fitted.blend_accuracy, "test": None}
             steps["blend + class weights"] = {
                 "oof": fitted.weighted_accuracy,
-                "test": test(ensemble),
+                "test": test(ensemble) if method is None else None,
             }
+            if choice is not None and method is not None:
+                steps[f"+ calibration ({method})"] = {
+                    "oof": choice.accuracy[method],
+                    "test": test(ensemble),
+                }
         return steps
 
     # ------------------------------------------------------------------ steps
@@ -367,33 +376,52 @@ class Trainer:
             trials=s.ensemble.weight_trials,
             seed=s.seed,
             min_weight=s.ensemble.min_weight,
+            calibration=s.ensemble.calibration,
+            max_accuracy_drop=s.ensemble.calibration_max_accuracy_drop,
         )
-        model = BlendClassifier(
-            members={n: candidates[n].pipeline for n in fitted.members},
-            weights=fitted.members,
-            class_weights=fitted.class_weights,
-        )
-        model.classes_ = np.asarray(classes, dtype=object)
         oof = reweight(
             blend([candidates[n].oof for n in fitted.members], list(fitted.members.values())),
             fitted.class_weights,
         )
+        method = None if fitted.calibration is None else fitted.calibration.method
+        calibrator = None if method is None else Calibrator(method, classes, oof, data.fit.y)
+        model = BlendClassifier(
+            members={n: candidates[n].pipeline for n in fitted.members},
+            weights=fitted.members,
+            class_weights=fitted.class_weights,
+            calibrator=calibrator,
+        )
+        model.classes_ = np.asarray(classes, dtype=object)
+        oof = calibrate(oof, calibrator)
         with mlflow.start_run(
             run_name="ensemble", nested=True, experiment_id=self._experiment_id
         ) as run:
             mlflow.set_tags({"family": "ensemble", "stage": "ensemble"})
             mlflow.log_dict(fitted.model_dump(), "ensemble.json")
             mlflow.log_params({f"weight_{n}": round(w, 4) for n, w in fitted.members.items()})
+            mlflow.log_param("calibration", method or "none")
+            if fitted.calibration is not None:  # cross-fitted on the OOF rows, per method
+                mlflow.log_metrics(
+                    {
+                        f"calibration_oof_log_loss_{m}": v
+                        for m, v in fitted.calibration.log_loss.items()
+                    }
+                )
             candidate = self._candidate(
                 s, "ensemble", model, oof, data, {"weights": fitted.members}, run.info.run_id
             )
         logger.info(
-            "ensemble {}: OOF accuracy {:.4f} (best single {} {:.4f}; blend {:.4f})",
+            "ensemble {}: OOF accuracy {:.4f} (best single {} {:.4f}; blend {:.4f});"
+            " calibration {} (cross-fitted OOF log-loss {})",
             {n: round(w, 3) for n, w in fitted.members.items()},
             fitted.weighted_accuracy,
             fitted.best_single,
             fitted.best_single_accuracy,
             fitted.blend_accuracy,
+            method or "none",
+            {}
+            if fitted.calibration is None
+            else {m: round(v, 4) for m, v in fitted.calibration.log_loss.items()},
         )
         return fitted, candidate
 
