@@ -11,9 +11,17 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
 from obesity_risk.features import build_pipeline
 from obesity_risk.inference import Predictor
-from obesity_risk.models.calibration import Calibrator, choose_calibration
-from obesity_risk.models.ensemble import BlendClassifier, fit_blend, fit_weights, reweight
-from obesity_risk.models.evaluation import SliceMetrics
+from obesity_risk.models.calibration import CalibrationChoice, Calibrator, choose_calibration
+from obesity_risk.models.candidates import choose, steps
+from obesity_risk.models.champion import Candidate
+from obesity_risk.models.ensemble import (
+    BlendClassifier,
+    BlendFit,
+    fit_blend,
+    fit_weights,
+    reweight,
+)
+from obesity_risk.models.evaluation import SliceMetrics, SplitMetrics
 from obesity_risk.models.families import effective_family, make_estimator
 from obesity_risk.models.promotion import gate_failures
 from tests.conftest import TRAIN_CSV, UCI_CSV, make_loaded
@@ -165,3 +173,64 @@ def test_calibrated_blend_served_through_the_predictor(blend_model) -> None:
         predictor.predict_records(records).probabilities, expected, atol=1e-12
     )
     np.testing.assert_allclose(predictor.predict_frame(uci).probabilities, expected, atol=1e-12)
+
+
+def candidate(name: str, oof: float, val: float, test: float) -> Candidate:
+    def split(acc: float) -> SplitMetrics:
+        return SplitMetrics(rows=100, accuracy=acc, f1_macro=acc, log_loss=0.3, ece=0.01)
+
+    return Candidate(
+        name=name,
+        pipeline=None,
+        oof=np.zeros((1, 3)),
+        cv=split(oof),
+        validation=split(val),
+        test=split(test),
+        params={},
+        run_id="r",
+        model_uri="m",
+    )
+
+
+def test_the_ensemble_is_chosen_on_validation_not_on_its_optimistic_oof() -> None:
+    settings = load_settings(logging={"file": False})
+    best = candidate("lgbm", oof=0.90, val=0.91, test=0.92)
+    assert choose(settings, best, candidate("ensemble", 0.95, 0.912, 0.90)).name == "ensemble"
+    assert choose(settings, best, candidate("ensemble", 0.95, 0.909, 0.99)).name == "lgbm"
+    assert choose(settings, best, candidate("ensemble", 0.91, 0.91, 0.9)).name == "ensemble"
+    assert choose(settings, best, candidate("ensemble", 0.89, 0.91, 0.9)).name == "lgbm"
+    stricter = load_settings(logging={"file": False}, ensemble={"min_gain": 0.005})
+    assert choose(stricter, best, candidate("ensemble", 0.95, 0.912, 0.9)).name == "lgbm"
+
+
+def test_steps_show_calibration_only_when_it_was_kept() -> None:
+    best, ensemble = candidate("xgb", 0.90, 0.90, 0.91), candidate("ensemble", 0.91, 0.9, 0.92)
+    choice = CalibrationChoice(
+        method="isotonic",
+        log_loss={"none": 0.3, "isotonic": 0.25, "sigmoid": 0.27},
+        accuracy={"none": 0.91, "isotonic": 0.9095, "sigmoid": 0.905},
+    )
+    fit = BlendFit(
+        members={"xgb": 0.7, "lgbm": 0.3},
+        best_single="xgb",
+        best_single_accuracy=0.90,
+        blend_accuracy=0.905,
+        blend_log_loss=0.3,
+        weighted_accuracy=0.91,
+        calibration=choice,
+    )
+    kept = steps(best, fit, ensemble)
+    assert list(kept) == [
+        "best single (xgb)",
+        "blend",
+        "blend + class weights",
+        "+ calibration (isotonic)",
+    ]
+    assert kept["+ calibration (isotonic)"] == {"oof": 0.9095, "test": 0.92}
+    assert kept["blend + class weights"]["test"] is None  # the test figure is the final model's
+    plain = steps(best, fit.model_copy(update={"calibration": None}), ensemble)
+    assert (
+        list(plain)[-1] == "blend + class weights"
+        and plain["blend + class weights"]["test"] == 0.92
+    )
+    assert list(steps(best, None, None)) == ["best single (xgb)"]

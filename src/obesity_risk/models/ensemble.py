@@ -143,6 +143,31 @@ def fit_blend(
     )
 
 
+def build_blend(
+    fitted: BlendFit,
+    pipelines: Mapping[str, Any],
+    oofs: Mapping[str, np.ndarray],
+    y: pd.Series,
+) -> tuple[BlendClassifier, np.ndarray]:
+    """The blend ``fitted`` describes, over the members' fitted pipelines (its calibrator
+    fitted on the members' OOF probabilities), and its own OOF probabilities."""
+    names = list(fitted.members)
+    classes = [str(c) for c in pipelines[names[0]].classes_]
+    oof = reweight(
+        blend([oofs[n] for n in names], list(fitted.members.values())), fitted.class_weights
+    )
+    method = None if fitted.calibration is None else fitted.calibration.method
+    calibrator = None if method is None else Calibrator(method, classes, oof, y)
+    model = BlendClassifier(
+        members={n: pipelines[n] for n in names},
+        weights=fitted.members,
+        class_weights=fitted.class_weights,
+        calibrator=calibrator,
+    )
+    model.classes_ = np.asarray(classes, dtype=object)
+    return model, calibrate(oof, calibrator)
+
+
 class BlendClassifier(ClassifierMixin, BaseEstimator):
     """Weighted blend of fitted pipelines' probabilities, times optional class weights, through
     an optional calibrator."""

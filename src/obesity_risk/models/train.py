@@ -2,7 +2,8 @@
 
 Each step lives in its own module and exchanges typed objects: :mod:`splits` (who sees which
 rows), :mod:`tune` (studies, out-of-fold probabilities), :mod:`selection`, :mod:`ensemble`,
-:mod:`evaluation`, :mod:`promotion`. This module wires them to MLflow and the registry.
+:mod:`calibration`, :mod:`evaluation`, :mod:`candidates` (measured, logged, chosen),
+:mod:`promotion`. This module wires them to MLflow and the registry.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 import mlflow
 import numpy as np
 from loguru import logger
-from sklearn.metrics import classification_report
 
 from obesity_risk import __version__
 from obesity_risk.config import Settings
@@ -26,20 +26,15 @@ from obesity_risk.data import file_sha256
 from obesity_risk.errors import ConfigError
 from obesity_risk.features import build_pipeline
 from obesity_risk.models import registry
-from obesity_risk.models.calibration import Calibrator, calibrate
+from obesity_risk.models.candidates import choose, measure, steps
 from obesity_risk.models.card import (
     StudySummary,
     TrainingSummary,
 )
 from obesity_risk.models.champion import Candidate, register_champion
-from obesity_risk.models.ensemble import BlendClassifier, BlendFit, blend, fit_blend, reweight
+from obesity_risk.models.ensemble import BlendFit, build_blend, fit_blend
 from obesity_risk.models.evaluation import (
-    SplitMetrics,
-    confusion_figure,
     families_figure,
-    reliability,
-    reliability_figure,
-    split_metrics,
 )
 from obesity_risk.models.families import effective_family, make_estimator
 from obesity_risk.models.selection import select_features
@@ -47,17 +42,6 @@ from obesity_risk.models.splits import TrainingData, load_training_data
 from obesity_risk.models.tune import NoCompletedTrialError, StudyResult, run_study
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-
-
-def _figures(
-    pipeline: Any, data: TrainingData, bins: int
-) -> tuple[SplitMetrics, SplitMetrics | None]:
-    classes = [str(c) for c in pipeline.classes_]
-    val = split_metrics(pipeline.predict_proba(data.validation.X), data.validation.y, classes, bins)
-    test = None
-    if len(data.test):
-        test = split_metrics(pipeline.predict_proba(data.test.X), data.test.y, classes, bins)
-    return val, test
 
 
 class Trainer:
@@ -142,13 +126,7 @@ class Trainer:
             blended = [n for n in (s.ensemble.families or candidates) if n in candidates]
             if s.ensemble.enabled and len(blended) > 1:
                 fitted, ensemble = self._ensemble(s, data, {n: candidates[n] for n in blended})
-                # decided on the validation split: the class weights were tuned on the OOF
-                # predictions, so the blend's OOF accuracy is optimistic
-                gain = ensemble.validation.accuracy - best.validation.accuracy
-                if gain > s.ensemble.min_gain or (
-                    gain == s.ensemble.min_gain == 0 and (ensemble.cv.accuracy > best.cv.accuracy)
-                ):
-                    chosen = ensemble
+                chosen = choose(s, best, ensemble)
             self.champion_pipeline = chosen.pipeline
             shown = candidates | ({} if ensemble is None else {"ensemble": ensemble})
             mlflow.log_figure(
@@ -189,39 +167,13 @@ class Trainer:
                     for name, r in results.items()
                 },
                 ensemble=None if fitted is None else fitted.model_dump(),
-                steps=self._steps(best, fitted, ensemble),
+                steps=steps(best, fitted, ensemble),
                 skipped_families=skipped,
                 wall_s=time.perf_counter() - started,
             )
             mlflow.log_dict(summary.model_dump(mode="json"), "summary.json")
             mlflow.log_metric("wall_s", summary.wall_s)
         return summary
-
-    @staticmethod
-    def _steps(
-        best: Candidate, fitted: BlendFit | None, ensemble: Candidate | None
-    ) -> dict[str, dict[str, float | None]]:
-        """OOF (and test) accuracy after each step: best single family, blend, class weights,
-        calibration (its OOF figure cross-fitted); the test figure is the final model's."""
-
-        def test(c: Candidate) -> float | None:
-            return None if c.test is None else c.test.accuracy
-
-        steps = {f"best single ({best.name})": {"oof": best.cv.accuracy, "test": test(best)}}
-        if fitted is not None and ensemble is not None:
-            choice = fitted.calibration
-            method = None if choice is None else choice.method
-            steps["blend"] = {"oof": fitted.blend_accuracy, "test": None}
-            steps["blend + class weights"] = {
-                "oof": fitted.weighted_accuracy,
-                "test": test(ensemble) if method is None else None,
-            }
-            if choice is not None and method is not None:
-                steps[f"+ calibration ({method})"] = {
-                    "oof": choice.accuracy[method],
-                    "test": test(ensemble),
-                }
-        return steps
 
     # ------------------------------------------------------------------ steps
     def _log_inputs(self, data: TrainingData) -> None:
@@ -310,57 +262,10 @@ class Trainer:
                     "wall_s": result.wall_s,
                 }
             )
-            candidate = self._candidate(
+            candidate = measure(
                 s, name, pipeline, result.scores.oof, data, result.best_params, run.info.run_id
             )
         return result, candidate
-
-    def _candidate(
-        self,
-        s: Settings,
-        name: str,
-        pipeline: Any,
-        oof: np.ndarray,
-        data: TrainingData,
-        params: dict[str, Any],
-        run_id: str,
-    ) -> Candidate:
-        """Measure a fitted model on OOF, validation and test; log it to the active run."""
-        bins = s.evaluation.calibration_bins
-        classes = [str(c) for c in pipeline.classes_]
-        cv = split_metrics(oof, data.fit.y, classes, bins)
-        val, test = _figures(pipeline, data, bins)
-        figures = {"cv": cv, "val": val} | ({} if test is None else {"test": test})
-        mlflow.log_metrics(
-            {f"{split}_{k}": v for split, m in figures.items() for k, v in m.model_dump().items()}
-        )
-        predicted = pipeline.predict(data.validation.X)
-        mlflow.log_figure(
-            confusion_figure(data.validation.y, predicted, classes, f"{name}: validation"),
-            "confusion_matrix.png",
-        )
-        mlflow.log_figure(
-            reliability_figure(
-                reliability(oof, data.fit.y, classes, bins), f"{name}: out-of-fold reliability"
-            ),
-            "reliability.png",
-        )
-        mlflow.log_text(
-            classification_report(data.validation.y, predicted, digits=4),
-            "classification_report.txt",
-        )
-        model_info = registry.log_pipeline(pipeline, data.validation.X)
-        return Candidate(
-            name=name,
-            pipeline=pipeline,
-            oof=oof,
-            cv=cv,
-            validation=val,
-            test=test,
-            params=params,
-            run_id=run_id,
-            model_uri=model_info.model_uri,
-        )
 
     def _ensemble(
         self, s: Settings, data: TrainingData, candidates: dict[str, Candidate]
@@ -379,20 +284,13 @@ class Trainer:
             calibration=s.ensemble.calibration,
             max_accuracy_drop=s.ensemble.calibration_max_accuracy_drop,
         )
-        oof = reweight(
-            blend([candidates[n].oof for n in fitted.members], list(fitted.members.values())),
-            fitted.class_weights,
+        model, oof = build_blend(
+            fitted,
+            {n: candidates[n].pipeline for n in fitted.members},
+            {n: candidates[n].oof for n in fitted.members},
+            data.fit.y,
         )
         method = None if fitted.calibration is None else fitted.calibration.method
-        calibrator = None if method is None else Calibrator(method, classes, oof, data.fit.y)
-        model = BlendClassifier(
-            members={n: candidates[n].pipeline for n in fitted.members},
-            weights=fitted.members,
-            class_weights=fitted.class_weights,
-            calibrator=calibrator,
-        )
-        model.classes_ = np.asarray(classes, dtype=object)
-        oof = calibrate(oof, calibrator)
         with mlflow.start_run(
             run_name="ensemble", nested=True, experiment_id=self._experiment_id
         ) as run:
@@ -407,7 +305,7 @@ class Trainer:
                         for m, v in fitted.calibration.log_loss.items()
                     }
                 )
-            candidate = self._candidate(
+            candidate = measure(
                 s, "ensemble", model, oof, data, {"weights": fitted.members}, run.info.run_id
             )
         logger.info(

@@ -1,0 +1,121 @@
+"""Candidates for champion: a fitted model measured on every split and logged to the active
+MLflow run, the choice between the best single family and the ensemble, and what each step
+of the ensemble added."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import numpy as np
+from sklearn.metrics import classification_report
+
+from obesity_risk.config import Settings
+from obesity_risk.models import registry
+from obesity_risk.models.champion import Candidate
+from obesity_risk.models.ensemble import BlendFit
+from obesity_risk.models.evaluation import (
+    SplitMetrics,
+    confusion_figure,
+    reliability,
+    reliability_figure,
+    split_metrics,
+)
+from obesity_risk.models.splits import TrainingData
+
+
+def held_out_metrics(
+    pipeline: Any, data: TrainingData, bins: int
+) -> tuple[SplitMetrics, SplitMetrics | None]:
+    """Validation figures, and test figures when the test split is not empty."""
+    classes = [str(c) for c in pipeline.classes_]
+    val = split_metrics(pipeline.predict_proba(data.validation.X), data.validation.y, classes, bins)
+    test = None
+    if len(data.test):
+        test = split_metrics(pipeline.predict_proba(data.test.X), data.test.y, classes, bins)
+    return val, test
+
+
+def measure(
+    s: Settings,
+    name: str,
+    pipeline: Any,
+    oof: np.ndarray,
+    data: TrainingData,
+    params: dict[str, Any],
+    run_id: str,
+) -> Candidate:
+    """Measure a fitted model on OOF, validation and test; log it to the active run."""
+    bins = s.evaluation.calibration_bins
+    classes = [str(c) for c in pipeline.classes_]
+    cv = split_metrics(oof, data.fit.y, classes, bins)
+    val, test = held_out_metrics(pipeline, data, bins)
+    figures = {"cv": cv, "val": val} | ({} if test is None else {"test": test})
+    mlflow.log_metrics(
+        {f"{split}_{k}": v for split, m in figures.items() for k, v in m.model_dump().items()}
+    )
+    predicted = pipeline.predict(data.validation.X)
+    mlflow.log_figure(
+        confusion_figure(data.validation.y, predicted, classes, f"{name}: validation"),
+        "confusion_matrix.png",
+    )
+    mlflow.log_figure(
+        reliability_figure(
+            reliability(oof, data.fit.y, classes, bins), f"{name}: out-of-fold reliability"
+        ),
+        "reliability.png",
+    )
+    mlflow.log_text(
+        classification_report(data.validation.y, predicted, digits=4),
+        "classification_report.txt",
+    )
+    model_info = registry.log_pipeline(pipeline, data.validation.X)
+    return Candidate(
+        name=name,
+        pipeline=pipeline,
+        oof=oof,
+        cv=cv,
+        validation=val,
+        test=test,
+        params=params,
+        run_id=run_id,
+        model_uri=model_info.model_uri,
+    )
+
+
+def choose(s: Settings, best: Candidate, ensemble: Candidate) -> Candidate:
+    """The ensemble when its validation accuracy beats the best single family's by more than
+    ``ensemble.min_gain`` (a tie at 0 goes to OOF). Not decided on OOF: the class weights
+    were tuned there, so the blend's OOF accuracy is optimistic."""
+    gain = ensemble.validation.accuracy - best.validation.accuracy
+    if gain > s.ensemble.min_gain or (
+        gain == s.ensemble.min_gain == 0 and ensemble.cv.accuracy > best.cv.accuracy
+    ):
+        return ensemble
+    return best
+
+
+def steps(
+    best: Candidate, fitted: BlendFit | None, ensemble: Candidate | None
+) -> dict[str, dict[str, float | None]]:
+    """OOF (and test) accuracy after each step: best single family, blend, class weights,
+    calibration (its OOF figure cross-fitted); the test figure is the final model's."""
+
+    def test(c: Candidate) -> float | None:
+        return None if c.test is None else c.test.accuracy
+
+    out = {f"best single ({best.name})": {"oof": best.cv.accuracy, "test": test(best)}}
+    if fitted is not None and ensemble is not None:
+        choice = fitted.calibration
+        method = None if choice is None else choice.method
+        out["blend"] = {"oof": fitted.blend_accuracy, "test": None}
+        out["blend + class weights"] = {
+            "oof": fitted.weighted_accuracy,
+            "test": test(ensemble) if method is None else None,
+        }
+        if choice is not None and method is not None:
+            out[f"+ calibration ({method})"] = {
+                "oof": choice.accuracy[method],
+                "test": test(ensemble),
+            }
+    return out
