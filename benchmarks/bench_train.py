@@ -117,6 +117,7 @@ def main() -> int:
             **{k: v for k, v in card["metrics"].items() if v is not None},
         },
         "steps": steps,
+        "calibration": (summary.get("ensemble") or {}).get("calibration"),  # cross-fitted OOF
         "studies": {
             name: {
                 k: s[k]
