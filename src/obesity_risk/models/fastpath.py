@@ -24,19 +24,13 @@ from sklearn.preprocessing import (
 )
 
 from obesity_risk.formulas import OPS
+from obesity_risk.models.native import THREAD_PARAMS, estimator_threads, native_proba
 
-_THREAD_PARAMS = ("n_jobs", "thread_count", "nthread")
 SMALL_BATCH = 256  # below this many rows the single-threaded estimator copy is used
 
 
 class UnsupportedPipelineError(TypeError):
     """The pipeline contains a step the compiled path does not know; use the pipeline."""
-
-
-def _threads(estimator: Any) -> int | None:
-    inner = getattr(estimator, "estimator_", estimator)
-    params = inner.get_params() if hasattr(inner, "get_params") else {}
-    return next((params[name] for name in _THREAD_PARAMS if name in params), None)
 
 
 def _with_threads(estimator: Any, n_threads: int) -> Any:
@@ -46,46 +40,12 @@ def _with_threads(estimator: Any, n_threads: int) -> Any:
     inner = getattr(clone, "estimator_", clone)
     params = inner.get_params() if hasattr(inner, "get_params") else {}
     try:
-        for name in _THREAD_PARAMS:
+        for name in THREAD_PARAMS:
             if name in params:
                 inner.set_params(**{name: n_threads})
     except Exception:  # pylint: disable=broad-exception-caught
         return estimator
     return clone
-
-
-def native_proba(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
-    """The model's own booster called as its sklearn wrapper calls it, minus the wrapper's
-    per-call input checks (most of a one-row prediction); None for other estimators.
-
-    Same booster, same arguments, same outputs: parity is tested bit for bit on every row.
-    """
-    inner = getattr(model, "estimator_", None)
-    fitted = np.asarray(getattr(inner, "classes_", []))
-    if inner is None or len(fitted) != len(getattr(model, "classes_", [])):
-        return None  # a class missing from training: keep the wrapper's column mapping
-    module = type(inner).__module__
-    binary = len(fitted) == 2
-
-    def expand(p: np.ndarray) -> np.ndarray:
-        return np.vstack((1.0 - p, p)).transpose() if binary else p
-
-    if module.startswith("lightgbm") and not callable(getattr(inner, "_objective", None)):
-        booster, threads = inner.booster_, _threads(model) or 1
-        return lambda X: expand(booster.predict(X, num_threads=threads))
-    if module.startswith("xgboost") and inner.get_params().get("objective") != "multi:softmax":
-        booster, missing = inner.get_booster(), inner.missing
-        iterations = inner._get_iteration_range(None)  # pylint: disable=protected-access
-        return lambda X: expand(
-            booster.inplace_predict(
-                X,
-                iteration_range=iterations,
-                predict_type="value",
-                missing=missing,
-                validate_features=False,
-            )
-        )
-    return None
 
 
 def needed_features(specs: list[dict[str, Any]], used: set[str]) -> list[dict[str, Any]]:
@@ -129,7 +89,9 @@ class CompiledPipeline:
         )
         self.classes = np.asarray(model.classes_)
         self.single = _with_threads(model, 1)
-        self.multi = model if _threads(model) == n_threads else _with_threads(model, n_threads)
+        self.multi = (
+            model if estimator_threads(model) == n_threads else _with_threads(model, n_threads)
+        )
         self._native_single = native_proba(self.single)
         self.cache: dict[str, Any] = {}  # built on first use by optional paths (explanations)
         self.input_columns = sorted(
