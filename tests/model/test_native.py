@@ -32,7 +32,7 @@ def test_single_rows_equal_booster_predict(classes: int) -> None:
 def test_early_stopped_model_uses_its_best_iteration() -> None:
     X, y = _data(3)
     model = lgb.LGBMClassifier(n_estimators=300, learning_rate=0.3, verbose=-1, n_jobs=1)
-    model.fit(X[:400], y[:400], eval_set=[(X[400:], y[400:])], callbacks=[lgb.early_stopping(5)])
+    model.fit(X[:400], y[:400], eval_X=X[400:], eval_y=y[400:], callbacks=[lgb.early_stopping(5)])
     assert 0 < model.booster_.best_iteration < 300
     rows = LightGBMRows(model.booster_, 1)
     for i in range(0, len(X), 7):
