@@ -39,7 +39,7 @@ def test_early_stopped_model_uses_its_best_iteration() -> None:
         np.testing.assert_array_equal(rows(X[i : i + 1]), model.predict_proba(X[i : i + 1]))
 
 
-def test_threads_each_get_their_own_buffer() -> None:
+def test_concurrent_calls_borrow_separate_buffers() -> None:
     X, y = _data(4)
     model = lgb.LGBMClassifier(n_estimators=30, verbose=-1, n_jobs=1).fit(X, y)
     rows = LightGBMRows(model.booster_, 1)
@@ -47,4 +47,7 @@ def test_threads_each_get_their_own_buffer() -> None:
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda i: rows(X[i : i + 1])[0], range(len(X))))
     np.testing.assert_array_equal(np.vstack(got), expected)
+    assert 1 <= len(rows._configs) <= 4  # pylint: disable=protected-access
+    with ThreadPoolExecutor(4) as pool:  # new threads reuse the pooled buffers
+        list(pool.map(lambda i: rows(X[i : i + 1]), range(len(X))))
     assert len(rows._configs) <= 4  # pylint: disable=protected-access

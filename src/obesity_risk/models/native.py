@@ -29,8 +29,9 @@ def estimator_threads(estimator: Any) -> int | None:
 class LightGBMRows:
     """``booster.predict(X, num_threads=n)`` with one-row calls through the single-row C API.
 
-    The C API's config holds a scratch buffer, so each calling thread gets its own (created on
-    its first row, freed with this object). Several rows at once use ``booster.predict``.
+    The C API's config holds a scratch buffer, so a call borrows one from a pool (a new one only
+    when every config is in use): as many as calls ever ran at once, freed with this object.
+    Several rows at once use ``booster.predict``.
     """
 
     def __init__(self, booster: Any, num_threads: int = 1) -> None:
@@ -43,29 +44,29 @@ class LightGBMRows:
         # Booster.predict's own default: the best iteration (0, i.e. all, without early stopping)
         self.num_iteration = booster.best_iteration
         self.n_out = booster.num_model_per_iteration()
-        self._local = threading.local()
-        self._configs: list[ctypes.c_void_p] = []
         self._lock = threading.Lock()
+        self._free: list[ctypes.c_void_p] = []
+        self._configs: list[ctypes.c_void_p] = []
 
-    def _config(self) -> ctypes.c_void_p:
-        config = getattr(self._local, "config", None)
-        if config is None:
-            config = ctypes.c_void_p()
-            self._check(
-                self._lib.LGBM_BoosterPredictForMatSingleRowFastInit(
-                    self.booster._handle,  # pylint: disable=protected-access
-                    ctypes.c_int(0),  # C_API_PREDICT_NORMAL
-                    ctypes.c_int(0),  # start iteration
-                    ctypes.c_int(self.num_iteration),
-                    ctypes.c_int(1),  # C_API_DTYPE_FLOAT64
-                    ctypes.c_int32(self.n_features),
-                    ctypes.c_char_p(f"num_threads={self.num_threads}".encode()),
-                    ctypes.byref(config),
-                )
+    def _borrow(self) -> ctypes.c_void_p:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        config = ctypes.c_void_p()
+        self._check(
+            self._lib.LGBM_BoosterPredictForMatSingleRowFastInit(
+                self.booster._handle,  # pylint: disable=protected-access
+                ctypes.c_int(0),  # C_API_PREDICT_NORMAL
+                ctypes.c_int(0),  # start iteration
+                ctypes.c_int(self.num_iteration),
+                ctypes.c_int(1),  # C_API_DTYPE_FLOAT64
+                ctypes.c_int32(self.n_features),
+                ctypes.c_char_p(f"num_threads={self.num_threads}".encode()),
+                ctypes.byref(config),
             )
-            with self._lock:
-                self._configs.append(config)
-            self._local.config = config
+        )
+        with self._lock:
+            self._configs.append(config)
         return config
 
     def _check(self, code: int) -> None:
@@ -78,14 +79,19 @@ class LightGBMRows:
         row = np.ascontiguousarray(X[0], dtype=np.float64)
         out = np.empty(self.n_out, dtype=np.float64)
         written = ctypes.c_int64()
-        self._check(
-            self._lib.LGBM_BoosterPredictForMatSingleRowFast(
-                self._config(),
-                row.ctypes.data_as(ctypes.c_void_p),
-                ctypes.byref(written),
-                out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        config = self._borrow()
+        try:
+            self._check(
+                self._lib.LGBM_BoosterPredictForMatSingleRowFast(
+                    config,
+                    row.ctypes.data_as(ctypes.c_void_p),
+                    ctypes.byref(written),
+                    out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                )
             )
-        )
+        finally:
+            with self._lock:
+                self._free.append(config)
         return out if self.n_out == 1 else out.reshape(1, self.n_out)
 
     def __del__(self) -> None:
