@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serve import BIN, ROOT, free_port, load, wait_ready
+from serve_stages import served_env
 
 MODES = ("normal", "full")
 
@@ -54,17 +55,11 @@ def commit_cost(tmp: Path, mode: str, writes: int) -> float:
 def http_round(tmp: Path, mode: str, bodies: list[dict], seconds: float) -> dict:
     """Start the API in ``mode``, load it at 1 and 16 clients, stop it."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
-    env.update(
-        {
-            "OBESITY_RISK__PATHS__MODELS_DIR": str(tmp / "models"),
-            "OBESITY_RISK__PATHS__LOGS_DIR": str(tmp / "logs"),
-            "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
-            "OBESITY_RISK__SERVING__PREDICTION_STORE": f"sqlite:///{tmp}/{mode}-{port}.db",
-            "OBESITY_RISK__SERVING__STORE__SYNCHRONOUS": mode,
-            "OBESITY_RISK__LOGGING__LEVEL": "WARNING",
-            "OBESITY_RISK__LOGGING__FILE": "false",
-        }
+    env = served_env(
+        tmp,
+        f"{tmp}/{mode}-{port}.db",
+        OBESITY_RISK__PATHS__LOGS_DIR=str(tmp / "logs"),
+        OBESITY_RISK__SERVING__STORE__SYNCHRONOUS=mode,
     )
     server = subprocess.Popen(
         [str(BIN / "obesity-risk"), "serve", "--port", str(port), "--workers", "1"],

@@ -88,19 +88,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args()
 
-    from serve_stages import exported_reference
+    from serve_stages import exported_reference, served_env
 
     tmp = Path(tempfile.mkdtemp(prefix="decompose-serve-"))
     _, records = exported_reference(tmp)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
-    env |= {
-        "OBESITY_RISK__PATHS__MODELS_DIR": str(tmp / "models"),
-        "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
-        "OBESITY_RISK__SERVING__PREDICTION_STORE": f"sqlite:///{tmp}/p.db",
-        "OBESITY_RISK__LOGGING__LEVEL": "WARNING",
-        "OBESITY_RISK__LOGGING__FILE": "false",
-        "PYTHONPATH": str(Path(__file__).resolve().parent),
-    }
+    env = served_env(tmp, f"{tmp}/p.db", PYTHONPATH=str(Path(__file__).resolve().parent))
     port = free_port()
     command = [str(BIN / "uvicorn"), "--factory", "decompose_serve:create_app"]
     server = subprocess.Popen(

@@ -32,19 +32,12 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
 
-    from serve_stages import exported_reference
+    from serve_stages import exported_reference, served_env
 
     tmp = Path(tempfile.mkdtemp(prefix="profile-serve-"))
     _, records = exported_reference(tmp)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
-    env |= {
-        "OBESITY_RISK__PATHS__MODELS_DIR": str(tmp / "models"),
-        "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
-        "OBESITY_RISK__SERVING__PREDICTION_STORE": f"sqlite:///{tmp}/p.db",
-        "OBESITY_RISK__LOGGING__LEVEL": "WARNING",
-        "OBESITY_RISK__LOGGING__FILE": "false",
-    }
+    env = served_env(tmp, f"{tmp}/p.db")
     server = subprocess.Popen(
         [str(BIN / "obesity-risk"), "serve", "--port", str(port)],
         env=env,

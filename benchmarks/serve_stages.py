@@ -1,8 +1,8 @@
 """The serving benchmarks' reference model, and in-process timings of one prediction request,
 stage by stage, with the true floor.
 
-Used by ``bench_serve.py``, ``bench_store.py`` and ``profile_serve.py``. Every stage runs the
-package's own code on one record:
+Used by ``bench_serve.py``, ``bench_store.py``, ``profile_serve.py`` and ``decompose_serve.py``.
+Every stage runs the package's own code on one record:
 
 - parse+validate: the record model validating the JSON bytes (what FastAPI's body does);
 - features: the compiled pipeline turning the record into the model's float64 row;
@@ -11,11 +11,13 @@ package's own code on one record:
 - metrics: the Prometheus updates of one request;
 - response: the response body encoded by orjson.
 
-The true floor is the bare booster on one prepared numpy row with one thread.
+The true floor is the faster of ``Booster.predict`` and LightGBM's single-row C API on one
+prepared numpy row, one thread.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -55,6 +57,21 @@ def exported_reference(tmp: Path, records: int = 500) -> tuple[Any, list[dict]]:
     export_local(settings, pipeline, data.X, card)
     uci = load_dataset(settings.path(settings.data.external_file), settings.data, labelled=None)
     return settings, uci.X.head(records).to_dict(orient="records")
+
+
+def served_env(tmp: Path, store: str, **overrides: str) -> dict[str, str]:
+    """The environment of an API process serving the reference exported under ``tmp``: no
+    inherited ``OBESITY_RISK``/``MLFLOW`` variables, the prediction log in SQLite file ``store``,
+    warnings only; ``overrides`` (full variable names) on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
+    return env | {
+        "OBESITY_RISK__PATHS__MODELS_DIR": str(tmp / "models"),
+        "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
+        "OBESITY_RISK__SERVING__PREDICTION_STORE": f"sqlite:///{store}",
+        "OBESITY_RISK__LOGGING__LEVEL": "WARNING",
+        "OBESITY_RISK__LOGGING__FILE": "false",
+        **overrides,
+    }
 
 
 def per_call(fn: Callable[[], Any], repeat: int, warmup: int = 50) -> float:

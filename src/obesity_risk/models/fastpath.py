@@ -9,7 +9,6 @@ pipeline's; ``tests/model/test_fastpath.py`` checks equality on the whole UCI fi
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,28 +23,13 @@ from sklearn.preprocessing import (
 )
 
 from obesity_risk.formulas import OPS
-from obesity_risk.models.native import THREAD_PARAMS, estimator_threads, native_proba
+from obesity_risk.models.native import estimator_threads, native_proba, with_threads
 
 SMALL_BATCH = 256  # below this many rows the single-threaded estimator copy is used
 
 
 class UnsupportedPipelineError(TypeError):
     """The pipeline contains a step the compiled path does not know; use the pipeline."""
-
-
-def _with_threads(estimator: Any, n_threads: int) -> Any:
-    """A copy predicting with ``n_threads``; the estimator itself when it cannot be changed
-    after fitting (CatBoost refuses ``set_params`` on a fitted model)."""
-    clone = copy.deepcopy(estimator)
-    inner = getattr(clone, "estimator_", clone)
-    params = inner.get_params() if hasattr(inner, "get_params") else {}
-    try:
-        for name in THREAD_PARAMS:
-            if name in params:
-                inner.set_params(**{name: n_threads})
-    except Exception:  # pylint: disable=broad-exception-caught
-        return estimator
-    return clone
 
 
 def needed_features(specs: list[dict[str, Any]], used: set[str]) -> list[dict[str, Any]]:
@@ -88,9 +72,9 @@ class CompiledPipeline:
             for kind, cols, table in self.plan
         )
         self.classes = np.asarray(model.classes_)
-        self.single = _with_threads(model, 1)
+        self.single = with_threads(model, 1)
         self.multi = (
-            model if estimator_threads(model) == n_threads else _with_threads(model, n_threads)
+            model if estimator_threads(model) == n_threads else with_threads(model, n_threads)
         )
         self._native_single = native_proba(self.single)
         self.cache: dict[str, Any] = {}  # built on first use by optional paths (explanations)

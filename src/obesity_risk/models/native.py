@@ -1,4 +1,5 @@
-"""The fitted estimator's own booster, called without its sklearn wrapper's per-call work.
+"""The fitted estimator's own booster, called without its sklearn wrapper's per-call work,
+and the estimator's thread count (read, or set on a copy).
 
 One-row predictions are the API's hot path: ``LGBMClassifier.predict_proba`` spends most of a
 row in input checks, and ``Booster.predict`` still sets up a C++ predictor on every call. Here
@@ -9,6 +10,7 @@ same numbers (``tests/model/test_predictor.py`` checks them bit for bit on every
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import threading
 from collections.abc import Callable
@@ -16,14 +18,29 @@ from typing import Any
 
 import numpy as np
 
-THREAD_PARAMS = ("n_jobs", "thread_count", "nthread")
+_THREAD_PARAMS = ("n_jobs", "thread_count", "nthread")
 
 
 def estimator_threads(estimator: Any) -> int | None:
     """The thread count the fitted estimator (or its calibrated wrapper's) predicts with."""
     inner = getattr(estimator, "estimator_", estimator)
     params = inner.get_params() if hasattr(inner, "get_params") else {}
-    return next((params[name] for name in THREAD_PARAMS if name in params), None)
+    return next((params[name] for name in _THREAD_PARAMS if name in params), None)
+
+
+def with_threads(estimator: Any, n_threads: int) -> Any:
+    """A copy predicting with ``n_threads``; the estimator itself when it cannot be changed
+    after fitting (CatBoost refuses ``set_params`` on a fitted model)."""
+    clone = copy.deepcopy(estimator)
+    inner = getattr(clone, "estimator_", clone)
+    params = inner.get_params() if hasattr(inner, "get_params") else {}
+    try:
+        for name in _THREAD_PARAMS:
+            if name in params:
+                inner.set_params(**{name: n_threads})
+    except Exception:  # pylint: disable=broad-exception-caught
+        return estimator
+    return clone
 
 
 class LightGBMRows:
@@ -35,9 +52,9 @@ class LightGBMRows:
     """
 
     def __init__(self, booster: Any, num_threads: int = 1) -> None:
-        from lightgbm.basic import _LIB  # pylint: disable=import-outside-toplevel
+        from lightgbm.basic import _LIB, _safe_call  # pylint: disable=import-outside-toplevel
 
-        self._lib = _LIB
+        self._lib, self._check = _LIB, _safe_call  # _safe_call raises LightGBM's own error
         self.booster = booster
         self.num_threads = num_threads
         self.n_features = booster.num_feature()
@@ -68,10 +85,6 @@ class LightGBMRows:
         with self._lock:
             self._configs.append(config)
         return config
-
-    def _check(self, code: int) -> None:
-        if code != 0:
-            raise RuntimeError(self._lib.LGBM_GetLastError().decode("utf-8", "replace"))
 
     def __call__(self, X: np.ndarray) -> np.ndarray:  # pylint: disable=invalid-name
         if X.shape[0] != 1:
