@@ -119,6 +119,52 @@ def test_train_registers_through_the_server_and_the_api_serves_it(
         assert response.status_code == 200, response.text
 
 
+def test_a_registered_model_tampered_in_the_artifact_store_never_runs(
+    tracking_server, tmp_path: Path
+) -> None:
+    """An intruder with write access to the bucket (not to the registry) adds a ``code:`` folder
+    to the champion's files: the API refuses the download (503 + reason) and nothing runs.
+    Runs after the training test (which registered the champion)."""
+    from obesity_risk.models.registry import Registry
+
+    url, s3_url, _, _ = tracking_server
+    settings = load_settings(
+        paths={**isolated_paths(tmp_path), "models_dir": str(tmp_path / "no-export")},
+        tracking={"uri": url},
+        logging={"file": False},
+    )
+    registry = Registry(settings)
+    version = registry.version_for("champion")
+    location = registry.client.get_model_version_download_uri(registry.name, version.version)
+    s3 = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    ).client("s3", endpoint_url=s3_url)
+    prefix = location.split(":/", 1)[1].strip("/")
+    mlmodel = s3.get_object(Bucket="mlflow-artifacts", Key=f"{prefix}/MLmodel")["Body"].read()
+    assert b"code: null" in mlmodel
+    marker = tmp_path / "pwned"
+    s3.put_object(
+        Bucket="mlflow-artifacts",
+        Key=f"{prefix}/MLmodel",
+        Body=mlmodel.replace(b"code: null", b"code: code"),
+    )
+    s3.put_object(
+        Bucket="mlflow-artifacts",
+        Key=f"{prefix}/code/xgboost.py",
+        Body=f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n".encode(),
+    )
+    try:
+        with TestClient(create_app(settings)) as client:
+            ready = client.get("/ready")
+            assert ready.status_code == 503
+            reason = ready.json()["reason"]
+            assert "files not in the card's manifest: ['code/xgboost.py']" in reason, reason
+        assert not marker.exists()
+    finally:  # the next test serves this champion's registry entry again
+        s3.put_object(Bucket="mlflow-artifacts", Key=f"{prefix}/MLmodel", Body=mlmodel)
+        s3.delete_object(Bucket="mlflow-artifacts", Key=f"{prefix}/code/xgboost.py")
+
+
 def test_artifact_store_down_falls_back_to_the_verified_export(
     tracking_server, tmp_path: Path, small_pipeline
 ) -> None:

@@ -152,3 +152,71 @@ def test_packaged_yaml_files_are_shipped() -> None:
         "tracking.yaml",
     }
     assert os.access(CONFIG_DIR / "data.yaml", os.R_OK)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "Th1sIsMyRealToken #2024-rotation",
+        "#starts-with-a-hash-0123456789",
+        "abcdefghijklmnop #x",
+        'quote\'s "and" key: value 0123',
+        "  spaced around  0123456789  ",
+        "[not, a, list] {nor: a map} 12",
+    ],
+)
+def test_secrets_from_the_environment_are_read_literally(monkeypatch, token: str) -> None:
+    monkeypatch.setenv("OBESITY_RISK__SERVING__ADMIN_TOKEN", token)
+    dsn = f"postgresql://api:{token.strip()}@db:5432/log"
+    monkeypatch.setenv("OBESITY_RISK__SERVING__PREDICTION_STORE", dsn)
+    monkeypatch.setenv("OBESITY_RISK__MONITORING__WEBHOOK_URL", f"https://hooks.test/x#{token}")
+    s = load_settings()
+    assert s.serving.admin_token.get_secret_value() == token
+    assert s.serving.prediction_store == dsn
+    assert s.monitoring.webhook_url == f"https://hooks.test/x#{token}"
+
+
+def test_non_text_settings_from_the_environment_are_still_parsed(monkeypatch) -> None:
+    monkeypatch.setenv("OBESITY_RISK__SERVING__WORKERS", "3")
+    monkeypatch.setenv("OBESITY_RISK__LOGGING__FILE", "false")
+    monkeypatch.setenv("OBESITY_RISK__MONITORING__ACTIONS", "[log]")
+    monkeypatch.setenv("OBESITY_RISK__SERVING__PREDICTION_STORE", "")
+    s = load_settings()
+    assert s.serving.workers == 3 and s.logging.file is False
+    assert s.monitoring.actions == ["log"] and s.serving.prediction_store is None
+
+
+def test_a_signing_key_starting_with_a_hash_is_refused_not_dropped(monkeypatch) -> None:
+    """YAML read ``#...`` as a comment, i.e. no key, i.e. signing off: now it is an error."""
+    monkeypatch.setenv(
+        "OBESITY_RISK__TRACKING__SIGNING_KEY", "#hG5pYmJsZXMtYW5kLWJpdHMtMDEyMzQ1Njc4OQ=="
+    )
+    with pytest.raises(ConfigError, match=r"environment: tracking\.signing_key: .*not base64"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "S is not set"),
+        ("change-me-postgres", "S is a placeholder"),
+        ("short", "S is shorter than 16"),
+        ("#abcdefghijklmnopq", "read differently"),
+        ("abcdefghijklmnop #x", "read differently"),
+        ("abcdefgh: ijklmnop", "read differently"),
+        ("'abcdefghijklmnop'", "read differently"),
+        (" abcdefghijklmnop", "read differently"),
+        ("1234567890123456", "read differently"),  # YAML reads a number
+        ("abcdefghijklmnop\x01", "read differently"),
+        ("Rz8-3kQ_x7PmW2vN9sLc", None),
+    ],
+)
+def test_preflight_refuses_secrets_that_would_change(monkeypatch, value, message) -> None:
+    from obesity_risk.preflight import main, problem
+
+    assert (problem("S", value) is None) == (message is None)
+    if message is not None:
+        assert message in problem("S", value)
+        if value is not None:
+            monkeypatch.setenv("S", value)
+            assert main(["S"]) == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from obesity_risk import signing
 from obesity_risk.config.training import BatchConfig, EnsembleConfig, EvaluationConfig
 from obesity_risk.errors import ConfigError
 from obesity_risk.formulas import OPS
@@ -266,12 +267,36 @@ class TrackingConfig(_Strict):
     log_trials: bool = True
     request_timeout_s: int = Field(10, ge=1)
     request_max_retries: int = Field(2, ge=0)
-    signing_key: SecretStr | None = None  # HMAC key: training signs model cards, loading checks
+    # Ed25519 private key: training signs model cards (held by training alone)
+    signing_key: SecretStr | None = None
+    # Ed25519 public key: every consumer refuses cards it does not verify (cannot sign)
+    verify_key: str | None = None
 
     @field_validator("signing_key")
     @classmethod
-    def _no_placeholder_key(cls, value: SecretStr | None) -> SecretStr | None:
-        return _no_placeholder(value, "tracking.signing_key")
+    def _private_key(cls, value: SecretStr | None) -> SecretStr | None:
+        value = _no_placeholder(value, "tracking.signing_key")
+        if value is not None:
+            signing.private_key(value.get_secret_value(), "tracking.signing_key")
+        return value
+
+    @field_validator("verify_key")
+    @classmethod
+    def _public_key(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            signing.public_key(value, "tracking.verify_key")
+            return value.strip()
+        return None
+
+    @model_validator(mode="after")
+    def _keys_are_a_pair(self) -> TrackingConfig:
+        if self.signing_key is not None and self.verify_key is not None:
+            derived = signing.private_key(self.signing_key.get_secret_value()).public_key()
+            if signing.public_text(derived) != signing.public_text(
+                signing.public_key(self.verify_key)
+            ):
+                raise ValueError("tracking.verify_key is not the public key of signing_key")
+        return self
 
 
 class LoggingConfig(_Strict):
@@ -363,6 +388,11 @@ class ServingConfig(_Strict):
     metrics_auth: bool = False  # GET /metrics also needs the token
     max_body_bytes: int = Field(65536, ge=1024)  # every route but /predict/batch
     load_retry_s: float = Field(10.0, gt=0)  # retry loading the model while not ready
+    max_explain_batch: int = Field(100, ge=1)  # records per /predict/batch?explain=true
+    header_timeout_s: float = Field(10.0, gt=0)  # request line + headers, from connect/first byte
+    body_timeout_s: float = Field(30.0, gt=0)  # a request body, from its headers
+    keep_alive_s: int = Field(5, ge=1)  # an idle keep-alive connection is closed after this
+    max_connections: int = Field(256, ge=1)  # per worker; beyond: 503 (uvicorn limit_concurrency)
 
     @field_validator("admin_token")
     @classmethod
@@ -491,6 +521,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"config file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config file is a directory: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
     if content is None:
@@ -596,14 +630,44 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         raise ConfigError(_format_errors(exc, merged, sources)) from None
 
 
+def _text_field(parts: list[str]) -> tuple[bool, bool]:
+    """Whether the setting at ``parts`` is text (``str``/``SecretStr``), and whether it may be
+    None; ``(False, _)`` for anything else or an unknown key."""
+    model: type[BaseModel] = Settings
+    for depth, part in enumerate(parts):
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        if part not in fields:
+            return False, False
+        annotation = fields[part].annotation
+        args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+        if depth == len(parts) - 1:
+            text = all(a in (str, SecretStr) for a in args)
+            return text, any(a is type(None) for a in get_args(annotation))
+        nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not nested:
+            return False, False
+        model = nested[0]
+    return False, False
+
+
 def _env_tree(env: dict[str, str]) -> dict[str, Any]:
-    """``OBESITY_RISK__A__B=v`` -> ``{"a": {"b": v}}`` (values parsed as YAML scalars)."""
+    """``OBESITY_RISK__A__B=v`` -> ``{"a": {"b": v}}``.
+
+    Text settings (tokens, keys, passwords, URLs, names) are taken literally, exactly as
+    exported: ``#``, quotes, ``: `` and spaces stay part of the value (YAML would turn
+    ``#x`` into a comment and ``abc #x`` into ``abc``). Other values are parsed as YAML scalars
+    (``true``, ``3``, ``[a, b]``); an empty text value means unset where unset is allowed.
+    """
     tree: dict[str, Any] = {}
     for key, raw in env.items():
         parts = key[len(ENV_PREFIX) :].lower().split("__")
         node = tree
         for part in parts[:-1]:
             node = node.setdefault(part, {})
+        text, nullable = _text_field(parts)
+        if text:
+            node[parts[-1]] = None if raw == "" and nullable else raw
+            continue
         try:
             node[parts[-1]] = yaml.safe_load(raw)
         except yaml.YAMLError:

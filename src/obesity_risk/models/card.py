@@ -5,26 +5,30 @@ into ``models/champion/card.json`` and into the run's artifacts); the registry, 
 monitoring service and the reports read it back through :meth:`ModelCard.parse`. A renamed
 field is a validation error, never a silent ``None``.
 
-The card also carries the SHA-256 of the model file that loading deserializes: the loader
-checks it before unpickling (:func:`verify_artifacts`). With a signing key configured, training
-signs the card (HMAC-SHA256) and the loader refuses a card without a valid signature, so whoever
-can write to the registry or the artifact store but does not hold the key cannot make the API
-run a pickle of their choosing.
+The card carries the SHA-256 of every file of the exported model (a manifest, checked before
+MLflow reads the folder: :mod:`obesity_risk.models.integrity`) and of the monitoring reference.
+With a signing key configured, training signs the card with Ed25519; consumers hold only the
+public key, refuse a card without a valid signature, and cannot sign one themselves. Whoever can
+write to the registry, the artifact store or ``models/`` but does not hold the private key
+cannot make a consumer run code of their choosing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from obesity_risk.data import file_sha256
+from obesity_risk import signing
 from obesity_risk.errors import ObesityRiskError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 CARD_FILE = "card.json"
 CARD_TAG = "card"
@@ -89,9 +93,10 @@ class ModelCard(_Frozen):
     rows: dict[str, int] = Field(default_factory=dict)
     data: dict[str, str] = Field(default_factory=dict, description="data file -> sha256")
     artifacts: dict[str, str] = Field(
-        default_factory=dict, description="model file deserialized at load -> sha256"
+        default_factory=dict, description="every file of the exported model -> sha256"
     )
-    signature: str | None = Field(None, description="HMAC-SHA256 of the card (signing key)")
+    reference: str | None = Field(None, description="sha256 of the monitoring reference")
+    signature: str | None = Field(None, description="Ed25519 signature of the card (base64)")
 
     # ------------------------------------------------------------------ (de)serialization
     def to_json(self) -> str:
@@ -126,71 +131,24 @@ class ModelCard(_Frozen):
     def _payload(self) -> bytes:
         return self.model_copy(update={"signature": None}).to_json().encode()
 
-    def signed(self, key: str | None) -> ModelCard:
-        """This card with its HMAC signature (unchanged when no key is configured)."""
-        if not key:
+    def signed(self, key: Ed25519PrivateKey | None) -> ModelCard:
+        """This card with its Ed25519 signature (unchanged when no key is configured)."""
+        if key is None:
             return self
-        digest = hmac.new(key.encode(), self._payload(), hashlib.sha256).hexdigest()
-        return self.model_copy(update={"signature": digest})
+        return self.model_copy(update={"signature": signing.sign(key, self._payload())})
 
-    def check_signature(self, key: str | None, source: str) -> None:
-        """With a key: the signature must match (constant-time comparison).
+    def check_signature(self, key: Ed25519PublicKey | None, source: str) -> None:
+        """With a verify key: the signature must be that key's signature of this card.
 
         Raises:
             IntegrityError: unsigned, or signed with another key, or changed since.
         """
-        if not key:
+        if key is None:
             return
         if not self.signature:
-            raise IntegrityError(f"{source}: card is not signed and a signing key is configured")
-        expected = hmac.new(key.encode(), self._payload(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, self.signature):
-            raise IntegrityError(f"{source}: card signature does not match the signing key")
-
-
-# ---------------------------------------------------------------------------- artifacts
-def pickled_file(model_dir: Path) -> str:
-    """Name of the file ``mlflow.sklearn.load_model`` deserializes (read from ``MLmodel``)."""
-    mlmodel = Path(model_dir) / "MLmodel"
-    try:
-        spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
-        return str(spec["flavors"]["sklearn"]["pickled_model"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise IntegrityError(f"{mlmodel}: not an MLflow sklearn model ({exc})") from None
-
-
-def artifact_digests(model_dir: Path) -> dict[str, str]:
-    """``{pickled model file: sha256}`` of an MLflow sklearn model directory."""
-    name = pickled_file(model_dir)
-    return {name: file_sha256(Path(model_dir) / name)}
-
-
-def verify_artifacts(model_dir: Path, card: ModelCard, signing_key: str | None = None) -> None:
-    """Check the card's signature (if a key is set) and every recorded hash, before loading.
-
-    Raises:
-        IntegrityError: no hashes recorded, a file missing or changed, or a bad signature.
-    """
-    source = f"{card.name} v{card.version}" if card.version else str(model_dir)
-    card.check_signature(signing_key, source)
-    if not card.artifacts:
-        raise IntegrityError(f"{source}: the card records no artifact hashes")
-    name = pickled_file(model_dir)
-    if name not in card.artifacts:
-        raise IntegrityError(f"{source}: {name} is not among the card's verified files")
-    for relative, expected in card.artifacts.items():
-        path = Path(model_dir) / relative
-        if not path.resolve().is_relative_to(Path(model_dir).resolve()):
-            raise IntegrityError(f"{source}: artifact path {relative!r} leaves the model folder")
-        try:
-            actual = file_sha256(path)
-        except OSError as exc:
-            raise IntegrityError(f"{source}: cannot read {relative}: {exc}") from None
-        if not hmac.compare_digest(actual, expected):
-            raise IntegrityError(
-                f"{source}: {relative} sha256 {actual[:12]}... differs from the card's"
-                f" {expected[:12]}... (refusing to deserialize it)"
-            )
+            raise IntegrityError(f"{source}: card is not signed and a verify key is configured")
+        if not signing.verifies(key, self._payload(), self.signature):
+            raise IntegrityError(f"{source}: card signature does not match the verify key")
 
 
 # ---------------------------------------------------------------------------- training summary

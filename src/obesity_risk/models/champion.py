@@ -146,6 +146,12 @@ def register_champion(
     items = explain_sample(s, pipeline, data)
     card = build_card(s, budget_name, data, chosen, results, test_slices, items)
     reg = registry.Registry(s)
+    reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / registry.REFERENCE_FILE
+        reference.to_parquet(path, index=False)
+        reg.client.log_artifact(chosen.run_id, str(path), "reference")
+        card = card.model_copy(update={"reference": file_sha256(path)})
     version = reg.register(chosen.model_uri, card)
     card = reg.card_for(reg.client.get_model_version(reg.name, version))
     decision = decide(s, chosen.validation.accuracy, val_slices, data.validation, version)
@@ -172,11 +178,6 @@ def register_champion(
         mlflow.log_dict(card.importance, "shap_importance.json")
     page = model_card.write(card, s.reports_dir / "model-card", decision.promote)
     mlflow.log_artifact(str(page), "model-card")
-    reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / registry.REFERENCE_FILE
-        reference.to_parquet(path, index=False)
-        reg.client.log_artifact(chosen.run_id, str(path), "reference")
     export = None
     if decision.promote:
         export = str(registry.export_local(s, pipeline, data.validation.X, card, reference))

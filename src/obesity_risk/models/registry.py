@@ -4,14 +4,18 @@
 URI. The only fluent-API user, training, runs inside :func:`tracking_scope`, which sets the URI
 for the run and restores the previous state afterwards.
 
-Loading a model unpickles it, which executes code: every load first checks the file against the
-SHA-256 in the model's card (and the card's HMAC signature when a signing key is configured),
-see :mod:`obesity_risk.models.card`.
+Loading a model unpickles it, which executes code: every load first checks every file of the
+model against the manifest in its card (and the card's Ed25519 signature when a verify key is
+configured) and hands MLflow only a private copy of the verified bytes, see
+:mod:`obesity_risk.models.integrity`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import io
 import os
 import shutil
 import tempfile
@@ -19,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import mlflow
@@ -30,16 +34,17 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 
+from obesity_risk import signing
 from obesity_risk.config import Settings
 from obesity_risk.errors import ModelNotFoundError, ObesityRiskError, TrackingError
-from obesity_risk.models.card import (
-    CARD_FILE,
-    CARD_TAG,
-    IntegrityError,
-    ModelCard,
-    artifact_digests,
-    verify_artifacts,
-)
+from obesity_risk.models.card import CARD_FILE, CARD_TAG, IntegrityError, ModelCard
+from obesity_risk.models.integrity import manifest, verified_copy
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 EXPORT_NAME = "champion"
 REFERENCE_FILE = "reference.parquet"
@@ -99,27 +104,39 @@ def bound_mlflow_retries(settings: Settings) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(cfg.request_timeout_s))
 
 
-def signing_key(settings: Settings) -> str | None:
-    """The configured card signing key (None: integrity hashes only)."""
+def signing_key(settings: Settings) -> Ed25519PrivateKey | None:
+    """Training's card signing key (None: cards are not signed)."""
     key = settings.tracking.signing_key
-    return key.get_secret_value() if key is not None else None
+    return signing.private_key(key.get_secret_value()) if key is not None else None
+
+
+def verify_key(settings: Settings) -> Ed25519PublicKey | None:
+    """The key every load checks cards with: ``tracking.verify_key``, else the public half of
+    the signing key (a training machine); None: integrity hashes only."""
+    if settings.tracking.verify_key:
+        return signing.public_key(settings.tracking.verify_key)
+    private = signing_key(settings)
+    return private.public_key() if private is not None else None
 
 
 def deserialize(model_dir: Path, card: ModelCard, settings: Settings) -> Any:
-    """Verify ``model_dir`` against ``card``, then unpickle it.
+    """Verify every file of ``model_dir`` against ``card``, then unpickle a private copy of the
+    verified bytes (a file changed after the check is never read).
 
     Raises:
-        IntegrityError: hashes or signature do not match (nothing was unpickled).
+        IntegrityError: a file added, missing or changed, a bad signature, or an ``MLmodel``
+            that would run code (nothing was imported or unpickled).
         ModelLoadError: the verified file cannot be loaded (a missing module, say).
     """
-    verify_artifacts(model_dir, card, signing_key(settings))
-    try:
-        return mlflow.sklearn.load_model(str(model_dir))
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        # unpickling can raise anything (ImportError, AttributeError, EOFError, ...)
-        raise ModelLoadError(
-            f"{model_dir}: cannot load the model: {type(exc).__name__}: {_first_line(exc)}"
-        ) from exc
+    with tempfile.TemporaryDirectory(prefix="obesity-risk-verified-") as tmp:
+        staged = verified_copy(Path(model_dir), card, Path(tmp) / "model", verify_key(settings))
+        try:
+            return mlflow.sklearn.load_model(str(staged))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # unpickling can raise anything (ImportError, AttributeError, EOFError, ...)
+            raise ModelLoadError(
+                f"{model_dir}: cannot load the model: {type(exc).__name__}: {_first_line(exc)}"
+            ) from exc
 
 
 class Registry:
@@ -178,9 +195,10 @@ class Registry:
         source = f"models:/{self.name}@{alias}"
         export = self.settings.models_dir / EXPORT_NAME
         with contextlib.suppress(IntegrityError):
-            if ModelCard.read(export).artifacts == card.artifacts:
-                pipeline = deserialize(export, card, self.settings)
-                return LoadedModel(pipeline, source, card, loaded_from=str(export))
+            local = ModelCard.read(export)  # this very version, verified in full by deserialize
+            if (local.version, local.run_id) == (card.version, card.run_id):
+                pipeline = deserialize(export, local, self.settings)
+                return LoadedModel(pipeline, source, local, loaded_from=str(export))
         uri = f"models:/{self.name}/{model_version.version}"
         with tempfile.TemporaryDirectory(prefix="obesity-risk-model-") as tmp:
             try:
@@ -199,13 +217,14 @@ class Registry:
         return LoadedModel(pipeline, source, card, loaded_from=uri)
 
     def register(self, model_uri: str, card: ModelCard) -> str:
-        """Register ``model_uri`` with its card: the pickle's hash (read back from the artifact
-        store), the new version and run, signed when a key is configured; return the version."""
+        """Register ``model_uri`` with its card: the manifest of its files (read back from the
+        artifact store), the new version and run, signed when a key is configured; return the
+        version."""
         with tempfile.TemporaryDirectory(prefix="obesity-risk-register-") as tmp:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=model_uri, dst_path=tmp, tracking_uri=self.uri
             )
-            artifacts = artifact_digests(Path(local))
+            artifacts = manifest(Path(local))
         model_version = mlflow.register_model(model_uri, self.name)
         number = str(model_version.version)
         final = card.model_copy(
@@ -297,8 +316,8 @@ def export_local(
     card: ModelCard,
     reference: pd.DataFrame | None = None,
 ) -> Path:
-    """Save the champion under ``models/champion`` atomically: MLflow model, its (signed) card
-    with the pickle's hash, and the monitoring reference (training rows + predictions)."""
+    """Save the champion under ``models/champion`` atomically: MLflow model, the monitoring
+    reference (training rows + predictions) and the (signed) card with the manifest of both."""
     target = settings.models_dir / EXPORT_NAME
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".champion-", dir=settings.models_dir))
@@ -312,11 +331,11 @@ def export_local(
         serialization_format="cloudpickle",
         pip_requirements=pip_requirements(),
     )
-    final = card.model_copy(update={"artifacts": artifact_digests(model_dir)})
-    final = final.signed(signing_key(settings))
-    (model_dir / CARD_FILE).write_text(final.model_dump_json(indent=2))
     if reference is not None:
         reference.to_parquet(model_dir / REFERENCE_FILE, index=False)
+    final = card.model_copy(update={"artifacts": manifest(model_dir)})
+    final = final.signed(signing_key(settings))
+    (model_dir / CARD_FILE).write_text(final.model_dump_json(indent=2))
     old = None
     if target.exists():
         old = settings.models_dir / f".old-{EXPORT_NAME}-{os.getpid()}"
@@ -344,7 +363,7 @@ def load_reference(settings: Settings, model: LoadedModel) -> pd.DataFrame:
         ModelNotFoundError: the model has no stored reference.
     """
     if model.loaded_from and (Path(model.loaded_from) / REFERENCE_FILE).is_file():
-        return pd.read_parquet(Path(model.loaded_from) / REFERENCE_FILE)
+        return _verified_reference(Path(model.loaded_from) / REFERENCE_FILE, model)
     if not model.card.run_id:
         raise ModelNotFoundError(f"model {model.source} has no monitoring reference")
     try:
@@ -357,7 +376,19 @@ def load_reference(settings: Settings, model: LoadedModel) -> pd.DataFrame:
         raise ModelNotFoundError(
             f"model {model.source} has no monitoring reference: {_first_line(exc)}"
         ) from exc
-    return pd.read_parquet(path)
+    return _verified_reference(Path(path), model)
+
+
+def _verified_reference(path: Path, model: LoadedModel) -> pd.DataFrame:
+    """The reference at ``path``, read only when it hashes to what the card records (the
+    export's manifest, else the card's ``reference``)."""
+    expected = model.card.artifacts.get(REFERENCE_FILE, model.card.reference)
+    if expected is None:
+        raise IntegrityError(f"model {model.source}: the card records no reference hash")
+    data = path.read_bytes()
+    if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), expected):
+        raise IntegrityError(f"model {model.source}: {path.name} differs from the card's hash")
+    return pd.read_parquet(io.BytesIO(data))
 
 
 LOAD_FAILURES = (
