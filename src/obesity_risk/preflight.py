@@ -15,6 +15,9 @@ import sys
 
 import yaml
 
+from obesity_risk import signing
+
+KEY_PAIR = ("MODEL_SIGNING_KEY", "MODEL_VERIFY_KEY")  # checked as an Ed25519 pair when named
 PLACEHOLDERS = ("change-me", "changeme", "password", "secret", "admin")
 MIN_LENGTH = 16
 
@@ -39,9 +42,22 @@ def problem(name: str, value: str | None) -> str | None:
     return None
 
 
+def pair_problem(private: str, public: str) -> str | None:
+    """Why ``MODEL_SIGNING_KEY``/``MODEL_VERIFY_KEY`` are not one Ed25519 key pair, or None."""
+    try:
+        derived = signing.public_text(signing.private_key(private, KEY_PAIR[0]).public_key())
+        given = signing.public_text(signing.public_key(public, KEY_PAIR[1]))
+    except ValueError as exc:
+        return str(exc)
+    return None if derived == given else f"{KEY_PAIR[1]} is not the public key of {KEY_PAIR[0]}"
+
+
 def main(names: list[str]) -> int:
     """Check ``names`` in the environment; the exit code."""
     problems = [p for name in names if (p := problem(name, os.environ.get(name)))]
+    if not problems and set(KEY_PAIR) <= set(names):
+        pair = pair_problem(*(os.environ[name] for name in KEY_PAIR))
+        problems += [pair] if pair else []
     for line in problems:
         sys.stderr.write(f"{line}\n")
     if not problems:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
+
+from obesity_risk import signing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,11 +154,11 @@ def test_dockerfile_runs_the_api_as_non_root_with_a_healthcheck() -> None:
 
 
 def _preflight(tmp_path: Path, env_text: str) -> subprocess.CompletedProcess:
-    """Run the compose preflight check itself (its shell script, its environment)."""
+    """Run the compose preflight check itself (its entrypoint, arguments and environment)."""
     service = compose_config(tmp_path, env_text)["services"]["preflight"]
-    script = service["command"][0].replace("$$", "$")  # what compose runs (1.29 keeps $$)
+    assert service["entrypoint"] == ["python", "-m", "obesity_risk.preflight"]
     return subprocess.run(
-        ["/bin/sh", "-c", script],
+        [sys.executable, "-m", "obesity_risk.preflight", *service["command"]],
         env={"PATH": "/usr/bin:/bin", **service["environment"]},
         capture_output=True,
         text=True,
@@ -163,23 +167,53 @@ def _preflight(tmp_path: Path, env_text: str) -> subprocess.CompletedProcess:
     )
 
 
+def _real_env(example: str) -> str:
+    """``.env.example`` with every placeholder replaced as the README says."""
+    private, public = signing.generate()
+    keys = {"MODEL_SIGNING_KEY": private, "MODEL_VERIFY_KEY": public}
+    return "".join(
+        f"{name}={keys.get(name, secrets.token_urlsafe(24))}\n"
+        if "change-me" in line
+        else f"{line}\n"
+        for line in example.splitlines()
+        for name in [line.split("=", 1)[0]]
+    )
+
+
 def test_preflight_refuses_placeholders_and_short_secrets(tmp_path: Path) -> None:
     example = (ROOT / ".env.example").read_text()
     placeholder = _preflight(tmp_path, example)
     assert placeholder.returncode == 1
     assert "is a placeholder: set a real secret in .env" in placeholder.stderr
-    import secrets
-
-    real = "".join(
-        f"{line.split('=', 1)[0]}={secrets.token_urlsafe(24)}\n"
-        if "change-me" in line
-        else f"{line}\n"
-        for line in example.splitlines()
-    )
-    assert _preflight(tmp_path, real).returncode == 0
+    real = _real_env(example)
+    ok = _preflight(tmp_path, real)
+    assert ok.returncode == 0 and "secrets ok" in ok.stdout, ok.stderr
     short = real.replace("JUPYTER_TOKEN=", "JUPYTER_TOKEN=abc\n#", 1)
     result = _preflight(tmp_path, short)
     assert result.returncode == 1 and "JUPYTER_TOKEN is shorter than 16" in result.stderr
+
+
+def test_preflight_refuses_secrets_that_would_be_read_differently(tmp_path: Path) -> None:
+    """A quoted .env value keeps its '#' through compose; an INI or YAML consumer would not."""
+    real = _real_env((ROOT / ".env.example").read_text())
+    hashed = real.replace("API_ADMIN_TOKEN=", "API_ADMIN_TOKEN='Th1sIsMyRealToken #2024'\n#", 1)
+    result = _preflight(tmp_path, hashed)
+    assert result.returncode == 1, result.stdout
+    assert "API_ADMIN_TOKEN would be read differently" in result.stderr
+    assert "Th1sIsMyRealToken" not in result.stderr  # never the value
+
+
+def test_preflight_refuses_model_keys_that_are_not_a_pair(tmp_path: Path) -> None:
+    real = _real_env((ROOT / ".env.example").read_text())
+    other = real.replace("MODEL_VERIFY_KEY=", f"MODEL_VERIFY_KEY={signing.generate()[1]}\n#", 1)
+    result = _preflight(tmp_path, other)
+    assert result.returncode == 1
+    assert "MODEL_VERIFY_KEY is not the public key of MODEL_SIGNING_KEY" in result.stderr
+    garbage = real.replace(
+        "MODEL_SIGNING_KEY=", "MODEL_SIGNING_KEY=not-a-key-but-long-enough\n#", 1
+    )
+    result = _preflight(tmp_path, garbage)
+    assert result.returncode == 1 and "MODEL_SIGNING_KEY: not base64" in result.stderr
 
 
 def test_api_database_init_script_creates_its_own_role(tmp_path: Path) -> None:
@@ -212,7 +246,7 @@ def test_api_database_init_script_creates_its_own_role(tmp_path: Path) -> None:
         )
         store = PredictionStore(url)
         try:
-            assert store.write("r1", "1", [{"Age": 1.0}], ["Normal_Weight"], [{"x": 1.0}]) == "r1"
+            assert store.write("r1", "1", [{"Age": 1.0}], ["Normal_Weight"], [{"x": 1.0}]) is None
             assert store.count() == 1
         finally:
             store.close()
