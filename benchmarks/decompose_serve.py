@@ -43,18 +43,17 @@ VARIANTS = (
 
 def create_app() -> Any:
     """The API plus the benchmark-only ``/predict_lean`` route (uvicorn factory)."""
-    from fastapi import Request
+    from fastapi import Request, Response
 
     from obesity_risk.api.app import create_app as create_api
     from obesity_risk.api.deps import get_serving
-    from obesity_risk.api.responses import FastJSONResponse
     from obesity_risk.api.routes import predict as routes
     from obesity_risk.records import record_model
 
     app = create_api()
     record = record_model(app.state.settings.data)
 
-    async def predict_lean(request: Request) -> FastJSONResponse:
+    async def predict_lean(request: Request) -> Response:
         body = routes.validate_body(record, await request.body())
         serving = await get_serving(request)
         skip = request.query_params.get("skip", "")
@@ -64,19 +63,23 @@ def create_app() -> Any:
             scored = routes._Scored("0" * 32, [body.__dict__], [model.classes[0]], [probabilities])
         else:
             scored = routes._score(model, [body.__dict__], serving.telemetry)
+        out = routes._body(scored, model, settings)
+        prediction = out.pop("predictions")[0]
+        answer = {**out, **prediction}
+        once = replay = None
         if "log" not in skip:
+            key = request.headers.get("idempotency-key")
+            once = routes._idempotent(key, "/predict", False, scored, answer)
             with routes._store_errors(settings, serving.store) as log:
-                scored.request_id = await log.write_async(
+                replay = await log.write_async(
                     scored.request_id,
                     model.version,
                     scored.records,
                     scored.labels,
                     scored.rows,
-                    request.headers.get("idempotency-key"),
+                    once,
                 )
-        out = routes._body(scored, model, serving.telemetry, settings)
-        prediction = out.pop("predictions")[0]
-        return FastJSONResponse({**out, **prediction})
+        return routes._answer(scored, answer, once, replay, serving.telemetry)
 
     app.post("/predict_lean")(predict_lean)
     return app

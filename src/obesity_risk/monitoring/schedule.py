@@ -27,7 +27,7 @@ from obesity_risk.config import Settings
 from obesity_risk.errors import ConfigError
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.database import make_engine
-from obesity_risk.monitoring.tables import PREDICTIONS, REQUESTS, create_tables
+from obesity_risk.monitoring.tables import IDEMPOTENCY_KEYS, PREDICTIONS, create_tables
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DELETE_BATCH = 5000  # rows per delete transaction: concurrent writers wait at most one batch
@@ -75,8 +75,9 @@ def prune_predictions(settings: Settings, older_than: timedelta) -> int:
             deleted += count.rowcount or 0
             if (count.rowcount or 0) < DELETE_BATCH:
                 break
-        with engine.begin() as conn:  # keys of requests older than any retry
-            conn.execute(sa.delete(REQUESTS).where(REQUESTS.c.created_at < cutoff))
+        with engine.begin() as conn:  # keys (and stored responses) of requests older than any retry
+            keys = IDEMPOTENCY_KEYS
+            conn.execute(sa.delete(keys).where(keys.c.created_at < cutoff))
         return deleted
     finally:
         engine.dispose()

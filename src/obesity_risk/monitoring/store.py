@@ -14,7 +14,8 @@ What an acknowledged (200) prediction survives:
 Faults degrade: connect and statement timeouts, a bounded queue (:class:`StoreBusyError` when full),
 a request waits at most ``commit_timeout_s``; a failing row fails only its own request; the store
 says why it is unhealthy (:meth:`health`) and recovers when the database comes back. An optional
-idempotency key makes a retried request log its rows once.
+idempotency key makes a retried request log its rows once and get the original response
+(:mod:`~obesity_risk.monitoring.idempotency`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import contextlib
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -35,8 +35,15 @@ from loguru import logger
 from obesity_risk.config.settings import StoreConfig
 from obesity_risk.errors import StoreError
 from obesity_risk.monitoring.database import as_utc, make_engine, safe_url
+from obesity_risk.monitoring.idempotency import (
+    IdempotencyConflictError,
+    Idempotent,
+    claim,
+    recover,
+)
+from obesity_risk.monitoring.pending import Pending, expire
 from obesity_risk.monitoring.reading import LogReader
-from obesity_risk.monitoring.tables import METADATA, PREDICTIONS, REQUESTS
+from obesity_risk.monitoring.tables import METADATA, PREDICTIONS
 
 COLUMNS = ("request_id", "created_at", "model_version", "label", "probabilities", "inputs")
 PROBE_INTERVAL_S = 1.0
@@ -54,35 +61,6 @@ class StoreObserver(Protocol):
 
 class StoreBusyError(StoreError):
     """The write queue is full: retry later (HTTP 503 + Retry-After)."""
-
-
-@dataclass
-class _Pending:
-    rows: list[tuple[Any, ...]]
-    key: str | None = None
-    request_id: str = ""
-    duplicate_of: str | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
-    future: asyncio.Future | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-
-    def release(self) -> None:
-        """Wake the waiting request (a thread, or a coroutine on its event loop)."""
-        self.done.set()
-        if self.future is not None and self.loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
-                self.loop.call_soon_threadsafe(_resolve, self.future)
-
-
-def _resolve(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
 
 
 class PredictionStore(LogReader):
@@ -108,7 +86,7 @@ class PredictionStore(LogReader):
         self._inflight_since: float | None = None
         self._probed = threading.Event()
         self._raw: Any = None  # the writer thread's own driver connection (see _insert_raw)
-        self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=self.config.queue_max)
+        self._queue: queue.Queue[Pending | None] = queue.Queue(maxsize=self.config.queue_max)
         self._writer = threading.Thread(target=self._run, name="prediction-store", daemon=True)
         self._writer.start()
 
@@ -132,10 +110,10 @@ class PredictionStore(LogReader):
         records: list[dict[str, Any]],
         labels: list[str],
         probabilities: list[dict[str, float]],
-        idempotency_key: str | None,
-    ) -> _Pending:
+        idempotency: Idempotent | None,
+    ) -> Pending:
         now = self._timestamp(datetime.now(UTC))
-        pending = _Pending(
+        return Pending(
             [
                 (
                     request_id,
@@ -147,12 +125,11 @@ class PredictionStore(LogReader):
                 )
                 for record, label, proba in zip(records, labels, probabilities, strict=True)
             ],
-            key=idempotency_key,
+            once=idempotency,
             request_id=request_id,
         )
-        return pending
 
-    def _enqueue(self, pending: _Pending) -> None:
+    def _enqueue(self, pending: Pending) -> None:
         try:
             self._queue.put_nowait(pending)
         except queue.Full:
@@ -162,10 +139,12 @@ class PredictionStore(LogReader):
         if self.observer is not None:
             self.observer.queued(self._queue.qsize(), self.config.queue_max)
 
-    def _outcome(self, pending: _Pending) -> str:
+    def _outcome(self, pending: Pending) -> bytes | None:
         if pending.error is not None:
             raise StoreError(f"prediction store failed: {pending.error}".splitlines()[0])
-        return pending.duplicate_of or pending.request_id
+        if pending.conflict is not None:
+            raise pending.conflict
+        return pending.replay
 
     def _timed_out(self) -> StoreError:
         return StoreError(
@@ -179,20 +158,21 @@ class PredictionStore(LogReader):
         records: list[dict[str, Any]],
         labels: list[str],
         probabilities: list[dict[str, float]],
-        idempotency_key: str | None = None,
-    ) -> str:
+        idempotency: Idempotent | None = None,
+    ) -> bytes | None:
         """Persist one request's predictions; return once committed.
 
         Returns:
-            The request id the rows are logged under: ``request_id``, or the original request's
-            id when ``idempotency_key`` was already logged (nothing is written twice).
+            None: the rows are committed. With ``idempotency``, when its key is already logged
+            for the same request: the original response body to answer with (nothing written).
 
         Raises:
             StoreBusyError: the queue is full (nothing queued). StoreError: not committed in
                 time, or the database refused it (the request must not be acknowledged).
+            IdempotencyConflictError: the key is logged for a different request.
         """
         pending = self._pending(
-            request_id, model_version, records, labels, probabilities, idempotency_key
+            request_id, model_version, records, labels, probabilities, idempotency
         )
         self._enqueue(pending)
         if not pending.done.wait(self.config.commit_timeout_s):
@@ -206,18 +186,18 @@ class PredictionStore(LogReader):
         records: list[dict[str, Any]],
         labels: list[str],
         probabilities: list[dict[str, float]],
-        idempotency_key: str | None = None,
-    ) -> str:
+        idempotency: Idempotent | None = None,
+    ) -> bytes | None:
         """:meth:`write` for the event loop: the caller awaits the commit without a thread
         (the writer thread resolves a future on the loop)."""
         pending = self._pending(
-            request_id, model_version, records, labels, probabilities, idempotency_key
+            request_id, model_version, records, labels, probabilities, idempotency
         )
         loop = asyncio.get_running_loop()
         pending.future = future = loop.create_future()
         pending.loop = loop
         self._enqueue(pending)
-        timer = loop.call_later(self.config.commit_timeout_s, _expire, future)
+        timer = loop.call_later(self.config.commit_timeout_s, expire, future)
         try:
             await future
         except TimeoutError:
@@ -265,10 +245,10 @@ class PredictionStore(LogReader):
             for pending in batch:
                 pending.release()
 
-    def _observe(self, batch: list[_Pending], seconds: float) -> None:
+    def _observe(self, batch: list[Pending], seconds: float) -> None:
         assert self.observer is not None
         failed = sum(p.error is not None for p in batch)
-        rows = sum(len(p.rows) for p in batch if p.error is None and p.duplicate_of is None)
+        rows = sum(len(p.rows) for p in batch if p.logs)
         self.observer.committed(rows, failed, seconds)
         self.observer.queued(self._queue.qsize(), self.config.queue_max)
 
@@ -294,12 +274,13 @@ class PredictionStore(LogReader):
         finally:
             self._inflight_since = None
 
-    def _commit(self, batch: list[_Pending]) -> None:
-        """One transaction for the batch; on a data error, one per request (isolation)."""
+    def _commit(self, batch: list[Pending]) -> None:
+        """One transaction for the batch; on a data error or a key another writer took, one
+        per request (isolation)."""
         dbapi = self.engine.dialect.loaded_dbapi
         try:
             self._ensure_schema()
-            if any(p.key is not None for p in batch):
+            if any(p.once is not None for p in batch):
                 with self.engine.begin() as conn:
                     self._insert(conn, batch)
             else:
@@ -315,20 +296,22 @@ class PredictionStore(LogReader):
             for pending in batch:
                 pending.error = exc
             return
-        for pending in batch:
-            pending.duplicate_of = None
+        for pending in batch:  # in order: a later duplicate finds an earlier one's key
+            pending.reset()
             try:
                 with self.engine.begin() as conn:
                     self._insert(conn, [pending])
             except sa.exc.IntegrityError as exc:
-                if pending.key is not None and self._original(pending.key) is not None:
-                    pending.duplicate_of = self._original(pending.key)
-                else:
-                    pending.error = exc
+                with contextlib.suppress(Exception):
+                    if recover(self.engine, pending):
+                        continue
+                pending.reset()
+                pending.error = exc
             except Exception as exc:  # pylint: disable=broad-exception-caught
+                pending.reset()
                 pending.error = exc
 
-    def _insert_raw(self, batch: list[_Pending]) -> None:
+    def _insert_raw(self, batch: list[Pending]) -> None:
         """The common case (no idempotency keys): the driver's ``executemany`` and ``commit`` on
         a connection this writer thread keeps, without SQLAlchemy's per-transaction work (most
         of a one-row commit). A failed connection is dropped and opened again next time."""
@@ -349,38 +332,14 @@ class PredictionStore(LogReader):
                 raw.invalidate()
             raise
 
-    def _insert(self, conn: sa.Connection, batch: list[_Pending]) -> None:
-        keyed = {p.key: p for p in batch if p.key is not None}
-        if keyed:
-            seen = conn.execute(
-                sa.select(REQUESTS.c.idempotency_key, REQUESTS.c.request_id).where(
-                    REQUESTS.c.idempotency_key.in_(list(keyed))
-                )
-            ).all()
-            for key, original in seen:
-                keyed[key].duplicate_of = original
-            fresh = [p for p in keyed.values() if p.duplicate_of is None]
-            if fresh:
-                conn.execute(
-                    REQUESTS.insert(),
-                    [
-                        {"idempotency_key": p.key, "request_id": p.request_id, "created_at": now}
-                        for p in fresh
-                        for now in [datetime.now(UTC)]
-                    ],
-                )
-        rows = [row for p in batch if p.duplicate_of is None for row in p.rows]
+    def _insert(self, conn: sa.Connection, batch: list[Pending]) -> None:
+        claim(conn, batch)  # the keys first: a retry or a conflict logs no rows
+        rows = [row for p in batch if p.logs for row in p.rows]
         if rows:
             params = (
                 rows if self._positional else [dict(zip(COLUMNS, r, strict=True)) for r in rows]
             )
             conn.exec_driver_sql(self._insert_sql, params)
-
-    def _original(self, key: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(REQUESTS.c.request_id).where(REQUESTS.c.idempotency_key == key)
-            ).scalar_one_or_none()
 
     def close(self) -> None:
         """Flush what is queued and stop the writer."""
@@ -391,6 +350,8 @@ class PredictionStore(LogReader):
 
 __all__ = [
     "METADATA",
+    "IdempotencyConflictError",
+    "Idempotent",
     "PredictionStore",
     "StoreBusyError",
     "StoreObserver",

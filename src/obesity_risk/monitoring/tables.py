@@ -23,13 +23,18 @@ PREDICTIONS = sa.Table(
     sa.Column("inputs", sa.Text, nullable=False),
 )
 
-# a request logged with an Idempotency-Key: a retry with the same key logs nothing new
-REQUESTS = sa.Table(
-    "prediction_requests",
+# a request logged with an Idempotency-Key: the request's fingerprint (route, explain flag,
+# records) and the response it was answered with; the primary key lets one request win. It
+# replaces ``prediction_requests`` (key and request id only), which is no longer read or written:
+# a database that has it keeps it untouched (it can be dropped).
+IDEMPOTENCY_KEYS = sa.Table(
+    "idempotency_keys",
     METADATA,
     sa.Column("idempotency_key", sa.String(128), primary_key=True),
     sa.Column("request_id", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
 # ground truth posted later for logged predictions (``position``: the record's index in its

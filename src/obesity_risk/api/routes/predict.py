@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, status
+import orjson
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from loguru import logger
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -23,6 +24,7 @@ from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
 from obesity_risk.errors import StoreError
 from obesity_risk.inference import ExplainError, Predictor
+from obesity_risk.monitoring.idempotency import IdempotencyConflictError, Idempotent, fingerprint
 from obesity_risk.monitoring.store import PredictionStore, StoreBusyError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -36,11 +38,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 VALIDATION_ERROR: dict[str, Any] = {
-    "description": "Validation Error",
+    "description": "Validation Error (`detail`: the field errors), or an Idempotency-Key already"
+    " used for a different request (`detail`: a message naming the key)",
     "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/HTTPValidationError"},
+                    {"$ref": "#/components/schemas/ErrorBody"},
+                ]
+            }
+        }
     },
 }
+REPLAYED = "Idempotent-Replayed"  # response header of a retry answered with the original response
 
 Explain = Annotated[
     bool,
@@ -57,8 +68,11 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=128,
         pattern=r"^[\x21-\x7e]+$",
-        description="a retry with the same key is logged once and answered with the first"
-        " request's id",
+        description="a retry with the same key and the same request (route, `explain`,"
+        " records) is logged once and answered with the original response (same request id"
+        f" and predictions; header `{REPLAYED}: true`); the same key with a different request"
+        " is refused with 422. Keys are kept as long as the logged predictions; ignored when"
+        " predictions are not logged",
     ),
 ]
 
@@ -108,6 +122,8 @@ def _store_errors(settings: Settings, store: PredictionStore | None) -> Iterator
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "prediction log unavailable")
     try:
         yield store
+    except IdempotencyConflictError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except StoreBusyError as exc:
         retry = str(settings.serving.store.retry_after_s)
         raise HTTPException(
@@ -117,12 +133,8 @@ def _store_errors(settings: Settings, store: PredictionStore | None) -> Iterator
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
 
 
-def _body(
-    scored: _Scored, predictor: Predictor, telemetry: Telemetry, settings: Settings
-) -> dict[str, Any]:
-    """The response as plain data; predictions counted once they are acknowledged."""
-    for label, count in Counter(scored.labels).items():
-        telemetry.predictions.labels(label).inc(count)
+def _body(scored: _Scored, predictor: Predictor, settings: Settings) -> dict[str, Any]:
+    """The response as plain data."""
     return {
         "request_id": scored.request_id,
         "model_name": settings.tracking.registered_model,
@@ -134,6 +146,32 @@ def _body(
             for i, (lab, p) in enumerate(zip(scored.labels, scored.rows, strict=True))
         ],
     }
+
+
+def _idempotent(
+    key: str | None, route: str, explain: bool, scored: _Scored, body: dict[str, Any]
+) -> Idempotent | None:
+    """What the log stores with a keyed request (None without a key)."""
+    if key is None:
+        return None
+    return Idempotent(key, fingerprint(route, explain, scored.records), orjson.dumps(body))
+
+
+def _answer(
+    scored: _Scored,
+    body: dict[str, Any],
+    once: Idempotent | None,
+    replay: bytes | None,
+    telemetry: Telemetry,
+) -> Response:
+    """The acknowledged response, its predictions counted; a retry gets the original one."""
+    if replay is not None:
+        return Response(replay, media_type="application/json", headers={REPLAYED: "true"})
+    for label, count in Counter(scored.labels).items():
+        telemetry.predictions.labels(label).inc(count)
+    if once is not None:  # already encoded for the log
+        return Response(once.response, media_type="application/json")
+    return FastJSONResponse(body)
 
 
 def validate_body(model: type[BaseModel], raw: bytes) -> Any:
@@ -178,13 +216,15 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         records=(list[record], Field(..., min_length=1, description=f"1 to {max_batch} records")),
     )
 
-    @router.post("/predict", response_model=PredictionResponse, responses=ERRORS)
+    @router.post(
+        "/predict", response_model=PredictionResponse, responses={**ERRORS, 422: VALIDATION_ERROR}
+    )
     async def predict(
         body: record,  # type: ignore[valid-type]
         serving: ServingDep,
         idempotency_key: IdempotencyKey = None,
         explain: Explain = False,
-    ) -> FastJSONResponse:
+    ) -> Response:
         """Predict the obesity level of one record (``?explain=true``: and why).
 
         On the event loop: scoring one record takes well under a millisecond, and the commit is
@@ -193,19 +233,22 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         model, settings = serving.model, serving.settings
         top = settings.serving.explain_top if explain else None
         scored = _score(model, [body.__dict__], serving.telemetry, top)
+        out = _body(scored, model, settings)
+        prediction = out.pop("predictions")[0]
+        answer = {**out, **prediction}
+        once = replay = None
         if settings.serving.log_predictions:
+            once = _idempotent(idempotency_key, "/predict", explain, scored, answer)
             with _store_errors(settings, serving.store) as log:
-                scored.request_id = await log.write_async(
+                replay = await log.write_async(
                     scored.request_id,
                     model.version,
                     scored.records,
                     scored.labels,
                     scored.rows,
-                    idempotency_key,
+                    once,
                 )
-        out = _body(scored, model, serving.telemetry, settings)
-        prediction = out.pop("predictions")[0]
-        return FastJSONResponse({**out, **prediction})
+        return _answer(scored, answer, once, replay, serving.telemetry)
 
     @router.post(
         "/predict/batch",
@@ -223,7 +266,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         serving: ServingDep,
         idempotency_key: IdempotencyKey = None,
         explain: Explain = False,
-    ) -> FastJSONResponse:
+    ) -> Response:
         """Predict many records (up to the configured maximum), answers in input order.
 
         The body is validated straight from its bytes in this worker thread: no intermediate
@@ -238,16 +281,19 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         model, settings = serving.model, serving.settings
         top = settings.serving.explain_top if explain else None
         scored = _score(model, [r.__dict__ for r in records], serving.telemetry, top)
+        answer = _body(scored, model, settings)
+        once = replay = None
         if settings.serving.log_predictions:
+            once = _idempotent(idempotency_key, "/predict/batch", explain, scored, answer)
             with _store_errors(settings, serving.store) as log:
-                scored.request_id = log.write(
+                replay = log.write(
                     scored.request_id,
                     model.version,
                     scored.records,
                     scored.labels,
                     scored.rows,
-                    idempotency_key,
+                    once,
                 )
-        return FastJSONResponse(_body(scored, model, serving.telemetry, settings))
+        return _answer(scored, answer, once, replay, serving.telemetry)
 
     return router
