@@ -313,6 +313,8 @@ def serve(
     settings = _settings(config)
     if config is not None:  # worker processes rebuild the settings from the environment
         os.environ["OBESITY_RISK_CONFIG"] = str(config.resolve())
+    from obesity_risk.api.server import uvicorn_options
+
     n_workers = workers or settings.serving.workers
     metrics_dir, owned = None, False
     if n_workers > 1:
@@ -325,11 +327,7 @@ def serve(
             host=host or settings.serving.host,
             port=port or settings.serving.port,
             workers=n_workers,
-            timeout_worker_healthcheck=settings.serving.worker_ready_timeout_s,
-            log_level=(
-                settings.logging.level.lower() if settings.logging.level != "SUCCESS" else "info"
-            ),
-            access_log=False,
+            **uvicorn_options(settings),
         )
     finally:
         if owned:

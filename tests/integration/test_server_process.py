@@ -34,8 +34,10 @@ def served(tmp_path: Path, small_pipeline):
 
 
 @contextlib.contextmanager
-def start_server(tmp_path: Path, small_pipeline, store_url: str, workers: int = 1):
-    """Start the real server process; yield (process, base url, store url, records, ready s)."""
+def start_server(tmp_path: Path, small_pipeline, store_url: str, workers: int = 1, **serving: str):
+    """Start the real server process; yield (process, base url, store url, records, ready s).
+
+    ``serving``: ``serving.*`` settings for the process (``OBESITY_RISK__SERVING__<NAME>``)."""
     settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     export_local(settings, small_pipeline, uci.X, make_card("3"))
@@ -49,6 +51,7 @@ def start_server(tmp_path: Path, small_pipeline, store_url: str, workers: int = 
             "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
             "OBESITY_RISK__SERVING__PREDICTION_STORE": store_url,
             "OBESITY_RISK__LOGGING__FILE": "false",
+            **{f"OBESITY_RISK__SERVING__{k.upper()}": v for k, v in serving.items()},
         }
     )
     process = subprocess.Popen(

@@ -153,3 +153,4 @@ def create_app(
     )
     app.add_middleware(MetricsMiddleware, telemetry=telemetry)
     return app
+        record_limits={"/predict/batch": settings.serving.max_batch},

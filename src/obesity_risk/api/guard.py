@@ -6,6 +6,15 @@
 - Every body has a size limit (413): ``serving.max_batch`` x 4 KB for ``/predict/batch``,
   10,000 labels x 4 KB for ``/feedback``, ``serving.max_body_bytes`` elsewhere; checked on
   ``Content-Length`` before reading, and while reading a chunked body.
+- ``/predict/batch`` counts its records while the body arrives (413 past ``serving.max_batch``),
+  so an oversize batch costs the bytes up to the limit, never their parsing. The count is of
+  ``{`` bytes: each record is one flat JSON object and no field name or category holds a brace,
+  so a valid batch of N records has exactly N + 1; more means too many records or no valid batch.
+
+Chunked and counted bodies are read here whole, then replayed to the app in one message; a
+client that disconnects first gets no answer and the app never runs. The body's deadline is
+the HTTP protocol's (``api/server.py``: 408 past ``serving.body_timeout_s``), so a trickled
+body holds its buffer that long at most.
 """
 
 from __future__ import annotations
@@ -42,49 +51,79 @@ async def _refuse(send: Any, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class RequestGuard:
-    """415 for non-JSON bodies, 413 for bodies over the route's limit."""
+class RefusedError(Exception):
+    """A body refused while it was read: the status and detail to answer with."""
 
-    def __init__(self, app: Any, default_limit: int, limits: dict[str, int]) -> None:
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+async def read_body(receive: Any, limit: int, max_records: int | None) -> bytes | None:
+    """The whole body, or None when the client disconnected first.
+
+    Raises:
+        RefusedError: over ``limit`` bytes, or more than ``max_records`` records (413).
+    """
+    chunks, size, braces = [], 0, 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RefusedError(413, f"request body over {limit} bytes")
+        if max_records is not None:
+            braces += chunk.count(b"{")
+            if braces > max_records + 1:  # the enclosing object is one
+                raise RefusedError(
+                    413,
+                    f"more than {max_records} records in one batch; the maximum is {max_records}",
+                )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class RequestGuard:
+    """415 for non-JSON bodies, 413 for bodies over the route's limit or too many records."""
+
+    def __init__(
+        self,
+        app: Any,
+        default_limit: int,
+        limits: dict[str, int],
+        record_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.limits = limits
+        self.record_limits = record_limits or {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
+        headers = dict(scope["headers"]) if scope["type"] == "http" else {}
         length = headers.get(b"content-length", b"").decode("latin-1").strip()
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-        has_body = chunked or (length not in ("", "0"))
-        if has_body and not is_json(headers.get(b"content-type", b"").decode("latin-1")):
-            await _refuse(send, 415, "the body must be JSON (Content-Type: application/json)")
+        if scope["type"] != "http" or (not chunked and length in ("", "0")):
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope, headers, length)
+        if refusal is not None:
+            await _refuse(send, *refusal)
+            return
+        max_records = self.record_limits.get(scope["path"])
+        if not chunked and max_records is None:
+            await self.app(scope, receive, send)
             return
         limit = self.limits.get(scope["path"], self.default_limit)
-        if length.isdigit() and int(length) > limit:
-            await _refuse(send, 413, f"request body over {limit} bytes")
-        elif chunked and not length.isdigit():
-            await self._chunked(scope, receive, send, limit)
-        else:
-            await self.app(scope, receive, send)
-
-    async def _chunked(self, scope: Scope, receive: Any, send: Any, limit: int) -> None:
-        """Read a chunked body up to ``limit`` (413 beyond), then replay it to the app."""
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, receive, send)  # disconnected: let the app see it
-                return
-            size += len(message.get("body", b""))
-            if size > limit:
-                await _refuse(send, 413, f"request body over {limit} bytes")
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            body = await read_body(receive, limit, max_records)
+        except RefusedError as refused:
+            await _refuse(send, refused.status, refused.detail)
+            return
+        if body is None:
+            return  # disconnected before the body was whole: nobody to answer
         replayed = False
 
         async def replay() -> dict[str, Any]:
@@ -95,3 +134,15 @@ class RequestGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    def _refusal(
+        self, scope: Scope, headers: dict[bytes, bytes], length: str
+    ) -> tuple[int, str] | None:
+        """415 or 413 from the headers alone; None when they pass."""
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        if scope["method"] in _BODY_METHODS and not is_json(content_type):
+            return 415, "the body must be JSON (Content-Type: application/json)"
+        limit = self.limits.get(scope["path"], self.default_limit)
+        if length.isdigit() and int(length) > limit:
+            return 413, f"request body over {limit} bytes"
+        return None

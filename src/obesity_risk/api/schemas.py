@@ -87,6 +87,7 @@ class ErrorBody(BaseModel):
 
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the body is not decodable JSON"},
+    408: {"model": ErrorBody, "description": "the body not received within the body timeout"},
     413: {"model": ErrorBody, "description": "the body is over the size limit"},
     415: {"model": ErrorBody, "description": "the body is not declared as application/json"},
 }

@@ -255,7 +255,11 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         response_model=BatchResponse,
         responses={
             **ERRORS,
-            413: {"model": ErrorBody, "description": "too many records, or a body too large"},
+            413: {
+                "model": ErrorBody,
+                "description": "more than `serving.max_batch` records, more than"
+                " `serving.max_explain_batch` with `explain=true`, or a body too large",
+            },
             415: ERRORS[415],
             422: VALIDATION_ERROR,  # FastAPI documents it only for the bodies it parses itself
         },
@@ -297,3 +301,9 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         return _answer(scored, answer, once, replay, serving.telemetry)
 
     return router
+        if explain and len(records) > settings.serving.max_explain_batch:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"{len(records)} records to explain in one batch; the maximum with"
+                f" explain=true is {settings.serving.max_explain_batch}",
+            )
