@@ -33,6 +33,7 @@ from tests.conftest import ROOT, TRAIN_CSV, free_port, isolated_paths, make_card
 
 pytestmark = pytest.mark.slow
 TOKEN = "observability-admin-token-0123"
+SCRAPE_TOKEN = "observability-scrape-token-0123"  # what Prometheus holds: reads /metrics only
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PROMETHEUS_DIR = ROOT / "docker" / "prometheus"
 DASHBOARDS = ROOT / "docker" / "grafana" / "dashboards"
@@ -51,6 +52,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
             "OBESITY_RISK__SERVING__ADMIN_TOKEN": TOKEN,
             "OBESITY_RISK__SERVING__METRICS_AUTH": "true",  # Prometheus scrapes with the token
+            "OBESITY_RISK__SERVING__METRICS_TOKEN": SCRAPE_TOKEN,
             "OBESITY_RISK__LOGGING__FILE": "false",
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         }
@@ -86,8 +88,8 @@ def _prometheus_config(tmp_path: Path, api: int, monitor: int) -> Path:
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     config["global"] |= {"scrape_interval": "1s", "evaluation_interval": "1s"}
     config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config["rule_files"]]
-    token = tmp_path / "api_admin_token"
-    token.write_text(TOKEN)
+    token = tmp_path / "api_metrics_token"
+    token.write_text(SCRAPE_TOKEN)
     ports = {"api": api, "monitor": monitor}
     for job in config["scrape_configs"]:
         job["static_configs"] = [{"targets": [f"127.0.0.1:{ports[job['job_name']]}"]}]

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from obesity_risk.api.model import ModelHolder
 from obesity_risk.api.telemetry import Telemetry
@@ -59,6 +60,22 @@ async def require_admin(
     check_admin(request.app.state.settings, credentials)
 
 
+def _matches(given: str, tokens: list[SecretStr]) -> bool:
+    """Constant-time comparison of ``given`` against each configured token."""
+    found = False
+    for token in tokens:
+        found |= hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+    return found
+
+
+def _unauthorized(what: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        f"a valid bearer token is required (Authorization: Bearer <{what}>)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def check_admin(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
     """Unset token: 403 (the routes are disabled). Missing or wrong token: 401."""
     token = settings.serving.admin_token
@@ -68,12 +85,22 @@ def check_admin(settings: Settings, credentials: HTTPAuthorizationCredentials | 
             "control routes are disabled: set OBESITY_RISK__SERVING__ADMIN_TOKEN to enable them",
         )
     given = credentials.credentials if credentials is not None else ""
-    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+    if not _matches(given, [token]):
+        raise _unauthorized("admin token")
+
+
+def check_metrics(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
+    """``GET /metrics`` with ``serving.metrics_auth``: the read-only metrics token (what a
+    scraper holds: it opens no control route) or the admin token. Neither set: 403."""
+    tokens = [t for t in (settings.serving.metrics_token, settings.serving.admin_token) if t]
+    if not tokens:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a valid bearer token is required (Authorization: Bearer <admin token>)",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_403_FORBIDDEN,
+            "metrics need a token: set OBESITY_RISK__SERVING__METRICS_TOKEN",
         )
+    given = credentials.credentials if credentials is not None else ""
+    if not _matches(given, tokens):
+        raise _unauthorized("metrics token")
 
 
 async def get_store(request: Request) -> PredictionStore | None:

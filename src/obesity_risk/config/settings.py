@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -385,7 +386,8 @@ class ServingConfig(_Strict):
     log_predictions: bool = True
     store: StoreConfig = StoreConfig()
     admin_token: SecretStr | None = None  # bearer token of the control routes (unset: 403)
-    metrics_auth: bool = False  # GET /metrics also needs the token
+    metrics_auth: bool = False  # GET /metrics needs the metrics token (or the admin token)
+    metrics_token: SecretStr | None = None  # read-only: what a scraper holds, opens no control
     max_body_bytes: int = Field(65536, ge=1024)  # every route but /predict/batch
     load_retry_s: float = Field(10.0, gt=0)  # retry loading the model while not ready
     max_explain_batch: int = Field(100, ge=1)  # records per /predict/batch?explain=true
@@ -394,13 +396,23 @@ class ServingConfig(_Strict):
     keep_alive_s: int = Field(5, ge=1)  # an idle keep-alive connection is closed after this
     max_connections: int = Field(256, ge=1)  # per worker; beyond: 503 (uvicorn limit_concurrency)
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "metrics_token")
     @classmethod
-    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
-        value = _no_placeholder(value, "serving.admin_token")
+    def _strong_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        value = _no_placeholder(value, f"serving.{info.field_name}")
         if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("serving.admin_token must be at least 16 characters")
+            raise ValueError(f"serving.{info.field_name} must be at least 16 characters")
         return value
+
+    @model_validator(mode="after")
+    def _distinct_tokens(self) -> ServingConfig:
+        if (
+            self.metrics_token is not None
+            and self.admin_token is not None
+            and self.metrics_token.get_secret_value() == self.admin_token.get_secret_value()
+        ):
+            raise ValueError("serving.metrics_token must differ from serving.admin_token")
+        return self
 
 
 class DatastoreConfig(_Strict):

@@ -16,7 +16,7 @@ from obesity_risk.api.deps import (
     SettingsDep,
     StoreDep,
     TelemetryDep,
-    check_admin,
+    check_metrics,
 )
 from obesity_risk.api.model import describe
 from obesity_risk.api.schemas import (
@@ -115,8 +115,8 @@ def reload(holder: HolderDep, telemetry: TelemetryDep) -> ReloadResult:
 
 @router.get("/metrics", response_class=Response, responses=ADMIN_ERRORS)
 def metrics(request: Request, telemetry: TelemetryDep, settings: SettingsDep) -> Response:
-    """Prometheus text format (all workers when several serve); needs the admin token when
-    ``serving.metrics_auth`` is on."""
+    """Prometheus text format (all workers when several serve); needs the metrics (or admin)
+    token when ``serving.metrics_auth`` is on."""
     if settings.serving.metrics_auth:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -125,5 +125,5 @@ def metrics(request: Request, telemetry: TelemetryDep, settings: SettingsDep) ->
             if scheme.lower() == "bearer"
             else None
         )
-        check_admin(settings, credentials)
+        check_metrics(settings, credentials)
     return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
