@@ -14,7 +14,7 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-deps .
 
 FROM python:3.11-slim AS runtime
-RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 curl \
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 app
 COPY --from=build /opt/venv /opt/venv
@@ -25,12 +25,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     OBESITY_RISK__LOGGING__FILE=false \
     PYTHONUNBUFFERED=1
 WORKDIR /app
-# the committed raw data (schema checks, batch scoring) and whatever champion was exported
-COPY --chown=app:app data/raw ./data/raw
-COPY --chown=app:app models ./models
-RUN mkdir -p /app/reports /app/logs /app/mlruns /app/batch && chown -R app:app /app
+# the committed raw data (schema checks, batch scoring) and whatever champion was exported,
+# owned by root and read-only to the API user: code running in the API cannot persist there
+COPY data/raw ./data/raw
+COPY models ./models
+RUN mkdir -p /app/reports /app/logs /app/mlruns /app/batch \
+    && chown app:app /app/reports /app/logs /app/mlruns /app/batch /app/data \
+    && chmod -R a-w /app/data/raw /app/models
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8000/health || exit 1
+    CMD ["python", "-m", "obesity_risk.healthcheck", "http://127.0.0.1:8000/health"]
 CMD ["obesity-risk", "serve"]

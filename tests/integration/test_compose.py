@@ -252,3 +252,27 @@ def test_api_database_init_script_creates_its_own_role(tmp_path: Path) -> None:
             store.close()
     finally:
         server.stop()
+
+
+def test_no_image_needs_curl_for_its_health_check(tmp_path: Path) -> None:
+    """Healthchecks run the package's own checker, so the runtime image carries no curl."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "curl" not in dockerfile
+    assert '"python", "-m", "obesity_risk.healthcheck"' in dockerfile
+    example = (ROOT / ".env.example").read_text()
+    services = compose_config(tmp_path, example)["services"]
+    for name, service in services.items():
+        test = service.get("healthcheck", {}).get("test", [])
+        assert "curl" not in test, name
+        if service.get("image") == "obesity-risk:0.1.0":
+            assert not test or test[:4] in (
+                ["CMD", "python", "-m", "obesity_risk.healthcheck"],
+                ["CMD", "sh", "-c", test[3]],
+            ), name
+
+
+def test_the_image_keeps_models_and_raw_data_read_only_for_the_api_user() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY models ./models" in dockerfile and "--chown=app:app models" not in dockerfile
+    assert "chmod -R a-w /app/data/raw /app/models" in dockerfile
+    assert "chown -R app:app /app" not in dockerfile
