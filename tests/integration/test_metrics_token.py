@@ -67,3 +67,19 @@ def test_metrics_auth_without_any_token_is_403(tmp_path: Path, small_pipeline) -
 def test_weak_or_shared_metrics_tokens_are_refused(serving, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(serving=serving)
+
+
+def test_the_docs_pages_load_nothing_from_outside(tmp_path: Path, small_pipeline) -> None:
+    """Swagger UI and ReDoc come from this service (no CDN script without integrity hashes)."""
+    import re
+
+    with client(tmp_path, small_pipeline) as app:
+        for page in ("/docs", "/redoc"):
+            html = app.get(page)
+            assert html.status_code == 200, page
+            sources = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+            assert sources and all(s.startswith("/") for s in sources), sources
+            for source in sources:
+                if source.startswith("/docs-assets/"):
+                    asset = app.get(source)
+                    assert asset.status_code == 200 and len(asset.content) > 1000, source

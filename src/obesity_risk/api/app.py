@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from loguru import logger
 
 from obesity_risk import __version__
@@ -125,7 +126,8 @@ def create_app(
     telemetry = Telemetry(reports_dir=settings.reports_dir / "monitoring")
     holder = ModelHolder(settings, loader)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc load their assets from this service, no CDN
+        static_url="/docs-assets",
         title="obesity-risk",
         version=__version__,
         description="Obesity-level predictions from the registered champion pipeline.",
