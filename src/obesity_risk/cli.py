@@ -382,6 +382,18 @@ def data_pull(
     logger.success("restored {} files from manifest {}", len(manifest["files"]), version)
 
 
+@app.command()
+def keygen() -> None:
+    """Print a new Ed25519 key pair for model cards: the signing key for training alone, the
+    verify key for every consumer (API, batch, monitor, notebooks)."""
+    from obesity_risk import signing
+
+    private, public = signing.generate()
+    typer.echo(f"OBESITY_RISK__TRACKING__SIGNING_KEY={private}")
+    typer.echo(f"OBESITY_RISK__TRACKING__VERIFY_KEY={public}")
+    typer.echo("# the signing key signs models: give it to training only", err=True)
+
+
 @app.command("config")
 def show_config(config: ConfigOpt = None) -> None:
     """Print the validated configuration (after overrides) as YAML."""
