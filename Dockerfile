@@ -23,6 +23,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     OBESITY_RISK__SERVING__HOST=0.0.0.0 \
     OBESITY_RISK__SERVING__PORT=8000 \
     OBESITY_RISK__LOGGING__FILE=false \
+    MPLCONFIGDIR=/tmp/matplotlib \
     PYTHONUNBUFFERED=1
 WORKDIR /app
 # the committed raw data (schema checks, batch scoring) and whatever champion was exported,

@@ -276,3 +276,20 @@ def test_the_image_keeps_models_and_raw_data_read_only_for_the_api_user() -> Non
     assert "COPY models ./models" in dockerfile and "--chown=app:app models" not in dockerfile
     assert "chmod -R a-w /app/data/raw /app/models" in dockerfile
     assert "chown -R app:app /app" not in dockerfile
+
+
+def test_every_service_is_locked_down(tmp_path: Path) -> None:
+    """No capabilities, no privilege gain, bounded processes everywhere; the project's
+    long-running services also run on a read-only root with a restart policy."""
+    services = compose_config(tmp_path, (ROOT / ".env.example").read_text())["services"]
+    for name, service in services.items():
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        assert service.get("pids_limit"), name
+        if name not in {"postgres", "minio"}:  # their entrypoints chown and drop privileges
+            assert service.get("cap_drop") == ["ALL"], name
+        if service.get("image") == "obesity-risk:0.1.0":
+            assert service.get("read_only") is True, name
+            assert any(t.startswith("/tmp") for t in service.get("tmpfs", [])), name
+        if name not in {"preflight", "create-buckets", "tuner", "batch"}:  # one-shot jobs
+            assert service.get("restart") == "unless-stopped", name
+            assert service.get("mem_limit"), name
