@@ -1,4 +1,4 @@
-"""An Idempotency-Key is bound to its request: the same key with another body or route is 422,
+"""An Idempotency-Key is bound to its request: the same key with another body or route is 409,
 a retry gets the original response (even after a model reload) and its rows stay labellable,
 concurrent retries while the log is slow are logged once: in one process, and across two API
 workers and two stores, on SQLite and PostgreSQL."""
@@ -48,7 +48,7 @@ def served(tmp_path: Path, small_pipeline):
         yield client, settings.prediction_store_url, version
 
 
-def test_the_same_key_for_another_request_is_422_and_logs_nothing(served, uci) -> None:
+def test_the_same_key_for_another_request_is_409_and_logs_nothing(served, uci) -> None:
     client, url, _ = served
     first = client.post("/predict", json=record(uci, 1), headers=KEY)
     assert first.status_code == 200
@@ -61,7 +61,7 @@ def test_the_same_key_for_another_request_is_422_and_logs_nothing(served, uci) -
         client.post("/predict?explain=true", json=record(uci, 1), headers=KEY),  # explain flag
     ]
     for response in refused:
-        assert response.status_code == 422, response.text
+        assert response.status_code == 409, response.text
         assert (
             "Idempotency-Key 'order-42' was already used for a different request"
             in (response.json()["detail"])
@@ -110,9 +110,9 @@ def test_openapi_documents_the_conflict(served) -> None:
     spec = client.get("/openapi.json").json()
     for path in ("/predict", "/predict/batch"):
         operation = spec["paths"][path]["post"]
-        assert "Idempotency-Key" in operation["responses"]["422"]["description"]
+        assert "Idempotency-Key" in operation["responses"]["409"]["description"]
         header = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
-        assert "422" in header["description"] and "original response" in header["description"]
+        assert "409" in header["description"] and "original response" in header["description"]
 
 
 # ------------------------------------------------------------------------- PostgreSQL, workers

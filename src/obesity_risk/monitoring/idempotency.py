@@ -9,7 +9,8 @@ logs the request's rows. A later request with the same key then gets:
 
 - same fingerprint: the stored response, byte for byte (same request id and predictions, even
   after a model reload); nothing is logged;
-- another fingerprint: :class:`IdempotencyConflictError` (HTTP 422), nothing is logged.
+- another fingerprint: :class:`IdempotencyConflictError` (HTTP 409 Conflict: the body
+  itself is valid, so not 422), nothing is logged.
 
 Concurrent duplicates are logged once. In one group commit, the first request with a key is
 logged and the later ones are answered from it (:func:`claim`); across group commits, API
@@ -45,7 +46,7 @@ class Idempotent:
 
 
 class IdempotencyConflictError(ObesityRiskError):
-    """The key was already used for a different request (HTTP 422)."""
+    """The key was already used for a different request (HTTP 409)."""
 
     def __init__(self, key: str) -> None:
         super().__init__(

@@ -29,6 +29,11 @@ from obesity_risk.monitoring.store import PredictionStore, StoreBusyError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     **BODY_ERRORS,
+    409: {
+        "model": ErrorBody,
+        "description": "the Idempotency-Key was already used for a different request (another"
+        " route, explain flag or records); nothing was logged",
+    },
     501: {"model": ErrorBody, "description": "explanations asked of a model that has none"},
     503: {
         "model": ErrorBody,
@@ -38,17 +43,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 VALIDATION_ERROR: dict[str, Any] = {
-    "description": "Validation Error (`detail`: the field errors), or an Idempotency-Key already"
-    " used for a different request (`detail`: a message naming the key)",
+    "description": "Validation Error",
     "content": {
-        "application/json": {
-            "schema": {
-                "anyOf": [
-                    {"$ref": "#/components/schemas/HTTPValidationError"},
-                    {"$ref": "#/components/schemas/ErrorBody"},
-                ]
-            }
-        }
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
     },
 }
 REPLAYED = "Idempotent-Replayed"  # response header of a retry answered with the original response
@@ -71,7 +68,7 @@ IdempotencyKey = Annotated[
         description="a retry with the same key and the same request (route, `explain`,"
         " records) is logged once and answered with the original response (same request id"
         f" and predictions; header `{REPLAYED}: true`); the same key with a different request"
-        " is refused with 422. Keys are kept as long as the logged predictions; ignored when"
+        " is refused with 409. Keys are kept as long as the logged predictions; ignored when"
         " predictions are not logged",
     ),
 ]
@@ -123,7 +120,7 @@ def _store_errors(settings: Settings, store: PredictionStore | None) -> Iterator
     try:
         yield store
     except IdempotencyConflictError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except StoreBusyError as exc:
         retry = str(settings.serving.store.retry_after_s)
         raise HTTPException(
@@ -216,9 +213,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         records=(list[record], Field(..., min_length=1, description=f"1 to {max_batch} records")),
     )
 
-    @router.post(
-        "/predict", response_model=PredictionResponse, responses={**ERRORS, 422: VALIDATION_ERROR}
-    )
+    @router.post("/predict", response_model=PredictionResponse, responses=ERRORS)
     async def predict(
         body: record,  # type: ignore[valid-type]
         serving: ServingDep,
@@ -283,6 +278,12 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                 f"{len(records)} records in one batch; the maximum is {max_batch}",
             )
         model, settings = serving.model, serving.settings
+        if explain and len(records) > settings.serving.max_explain_batch:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"{len(records)} records to explain in one batch; the maximum with"
+                f" explain=true is {settings.serving.max_explain_batch}",
+            )
         top = settings.serving.explain_top if explain else None
         scored = _score(model, [r.__dict__ for r in records], serving.telemetry, top)
         answer = _body(scored, model, settings)
@@ -301,9 +302,3 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         return _answer(scored, answer, once, replay, serving.telemetry)
 
     return router
-        if explain and len(records) > settings.serving.max_explain_batch:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE,
-                f"{len(records)} records to explain in one batch; the maximum with"
-                f" explain=true is {settings.serving.max_explain_batch}",
-            )
