@@ -41,6 +41,7 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         "minio",
         "create-buckets",
         "mlflow",
+        "mlflow-users",
         "jupyter",
         "api",
         "tuner",
@@ -67,7 +68,7 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         assert environment["OBESITY_RISK__DATASTORE__ENDPOINT_URL"] == "http://minio:9000", name
         assert "batch:/app/batch" in " ".join(services[name]["volumes"]), name
     for name, service in services.items():
-        if name not in {"preflight", "batch"}:  # one-shot jobs
+        if name not in {"preflight", "batch", "mlflow-users"}:  # one-shot jobs
             assert "healthcheck" in service, name
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name}: unpinned {image}"
@@ -136,7 +137,7 @@ def test_env_example_names_every_variable_and_no_secret_is_committed() -> None:
         for line in (ROOT / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    used = set(re.findall(r"\$\{([A-Z_]+)", text))
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", text))
     assert used <= set(example), used - set(example)
     assert all(
         "change-me" in example[k]
@@ -290,6 +291,37 @@ def test_every_service_is_locked_down(tmp_path: Path) -> None:
         if service.get("image") == "obesity-risk:0.1.0":
             assert service.get("read_only") is True, name
             assert any(t.startswith("/tmp") for t in service.get("tmpfs", [])), name
-        if name not in {"preflight", "create-buckets", "tuner", "batch"}:  # one-shot jobs
+        if name not in {"preflight", "create-buckets", "mlflow-users", "tuner", "batch"}:
             assert service.get("restart") == "unless-stopped", name
             assert service.get("mem_limit"), name
+
+
+def test_each_service_holds_only_the_credentials_of_its_role(tmp_path: Path) -> None:
+    """Least privilege: one signer (training), one MLflow admin client (training, and the job
+    that creates the reader account), MinIO's root key only where buckets and users are made,
+    S3 keys only where S3 is read or written (artifacts go through the MLflow server); everyone else reads MLflow as ``reader``."""
+    example = _real_env((ROOT / ".env.example").read_text())
+    env = dict(line.split("=", 1) for line in example.splitlines() if "=" in line)
+    services = compose_config(tmp_path, example)["services"]
+
+    def holders(value: str) -> set[str]:
+        return {
+            name
+            for name, service in services.items()
+            if name != "preflight"
+            and value in " ".join(map(str, service.get("environment", {}).values()))
+        }
+
+    assert holders(env["MODEL_SIGNING_KEY"]) == {"tuner"}
+    assert holders(env["MINIO_ROOT_PASSWORD"]) == {"minio", "create-buckets"}
+    assert holders(env["MLFLOW_ADMIN_PASSWORD"]) == {"mlflow", "mlflow-users", "tuner"}
+    assert holders(env["MLFLOW_S3_SECRET_KEY"]) == {"mlflow", "create-buckets"}
+    assert holders(env["DATA_READER_SECRET_KEY"]) == {"create-buckets", "dask-worker", "batch"}
+    assert holders(env["API_ADMIN_TOKEN"]) == {"api"}
+    assert holders(env["API_METRICS_TOKEN"]) == {"api", "prometheus"}
+    for name in ("api", "monitor", "jupyter", "dask-worker", "batch"):
+        assert services[name]["environment"]["MLFLOW_TRACKING_USERNAME"] == "reader", name
+        assert env["MODEL_VERIFY_KEY"] in services[name]["environment"].values(), name
+    users = services["mlflow-users"]
+    assert users["entrypoint"] == ["python", "-m", "obesity_risk.mlflow_users"]
+    assert users["command"] == ["reader=MLFLOW_READER_PASSWORD"]

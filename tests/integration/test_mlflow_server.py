@@ -19,6 +19,7 @@ from moto.server import ThreadedMotoServer
 
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
+from obesity_risk.errors import ModelNotFoundError
 from obesity_risk.models.registry import export_local
 from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
 from tests.integration.conftest import AWS_TEST_ENV
@@ -201,7 +202,7 @@ def test_mlflow_basic_auth_as_the_compose_stack_runs_it(
 ) -> None:
     """`mlflow server --app-name basic-auth` with the admin password from the environment:
     anonymous calls are refused, the package's registry client gets in with the credentials."""
-    from obesity_risk.errors import ModelNotFoundError, TrackingError
+    from obesity_risk.errors import TrackingError
     from obesity_risk.models.registry import Registry
 
     password = "a-real-admin-password-42"
@@ -252,7 +253,57 @@ def test_mlflow_basic_auth_as_the_compose_stack_runs_it(
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
         with pytest.raises(ModelNotFoundError):
             Registry(settings).version_for("champion")  # authenticated: the registry answers
+        _a_reader_reads_and_changes_nothing(url, password, settings, monkeypatch)
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
+
+
+def _a_reader_reads_and_changes_nothing(url: str, admin_password: str, settings, monkeypatch):
+    """The compose stack's consumers log in as ``reader`` (python -m obesity_risk.mlflow_users):
+    it sees the registry; registering, tagging, aliasing or deleting is refused."""
+    import mlflow
+
+    from obesity_risk.models.registry import Registry
+
+    reader_password = "a-real-reader-password-42"
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": url,
+        "MLFLOW_TRACKING_USERNAME": "admin",
+        "MLFLOW_TRACKING_PASSWORD": admin_password,
+        "READER_PASSWORD": reader_password,
+    }
+    command = [sys.executable, "-m", "obesity_risk.mlflow_users", "reader=READER_PASSWORD"]
+    for _ in range(2):  # idempotent: the second run resets the same password
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr
+    result = subprocess.run(
+        command,
+        env={**env, "MLFLOW_TRACKING_PASSWORD": "wrong"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and "HTTP 401" in result.stderr
+    assert admin_password not in result.stderr and reader_password not in result.stderr
+
+    admin = mlflow.MlflowClient(url, url)
+    admin.create_registered_model("obesity-risk")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reader")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", reader_password)
+    reader = mlflow.MlflowClient(url, url)
+    assert reader.get_registered_model("obesity-risk").name == "obesity-risk"
+    with pytest.raises(ModelNotFoundError):
+        Registry(settings).version_for("champion")  # reads the registry: no champion yet
+    for write in (
+        lambda: reader.set_registered_model_tag("obesity-risk", "k", "v"),
+        lambda: reader.create_model_version("obesity-risk", "s3://x/y"),
+        lambda: reader.delete_registered_model("obesity-risk"),
+    ):
+        with pytest.raises(mlflow.exceptions.MlflowException, match=r"PERMISSION_DENIED|403"):
+            write()
