@@ -33,7 +33,7 @@ from pandera.errors import SchemaErrors
 from pydantic import BaseModel
 
 from obesity_risk.config import Settings
-from obesity_risk.data import pandera_schema
+from obesity_risk.data import pandera_schema, refuse_duplicate_columns
 from obesity_risk.errors import DataValidationError
 from obesity_risk.models.card import IntegrityError
 
@@ -198,7 +198,8 @@ def input_files(source: str, settings: Settings) -> list[str]:
 def _read(source: str, settings: Settings) -> Any:
     """The input as a dask DataFrame with each row's file: CSV (every column read as text,
     so a bad value anywhere becomes a reject, not a dtype error) or Parquet, local files, a
-    glob or an ``s3://`` URL. Files are read one by one, so a partition never spans two files."""
+    glob or an ``s3://`` URL. Files are read one by one, so a partition never spans two files;
+    a CSV header naming a column twice is refused."""
     import dask.dataframe as dd
 
     options = storage_options(source, settings)
@@ -208,6 +209,7 @@ def _read(source: str, settings: Settings) -> Any:
         if path.endswith((".parquet", ".pq")):
             part = dd.read_parquet(path, split_row_groups=True, storage_options=options)
         else:
+            refuse_duplicate_columns(path, options)
             part = dd.read_csv(
                 path,
                 blocksize=settings.batch.blocksize,

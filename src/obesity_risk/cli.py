@@ -13,6 +13,7 @@ import typer
 from loguru import logger
 
 from obesity_risk.errors import ObesityRiskError
+from obesity_risk.monitoring import MAX_LAST
 
 DRIFT_EXIT_CODE = 3  # `obesity-risk report`: a drift rule fired (errors exit with 2)
 
@@ -127,7 +128,9 @@ def report(
     current: Annotated[
         Path | None, typer.Option(help="CSV of current rows (labels optional).")
     ] = None,
-    last: Annotated[int | None, typer.Option(help="The last N logged predictions.")] = None,
+    last: Annotated[
+        int | None, typer.Option(min=1, max=MAX_LAST, help="The last N logged predictions.")
+    ] = None,
     since: Annotated[
         datetime | None, typer.Option(help="Logged predictions since this ISO time (UTC).")
     ] = None,
@@ -404,17 +407,14 @@ def show_config(config: ConfigOpt = None) -> None:
 
 
 def main() -> None:
-    """Console entry point: known errors become one clear line and exit code 2."""
+    """Console entry point: typer shows usage errors with the usage (exit 2) and exits with the
+    commands' codes; known errors become one clear line and exit code 2."""
     try:
-        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+        app()  # standalone: typer's own exceptions (usage, exit codes) end in sys.exit
+    except click.ClickException as exc:  # the commands' usage errors
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:  # outside a command (typer answers 130 inside one)
         logger.error("interrupted")
         sys.exit(130)
     except ObesityRiskError as exc:

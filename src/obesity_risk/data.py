@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 import pandera.pandas as pa
@@ -104,24 +105,78 @@ def _describe(failures: pd.DataFrame, source: str, n_rows: int) -> str:
             + ("" if check == "not_nullable" else f" (e.g. {examples})")
             + f"; data row(s) {where}"
         )
-    other = failures[failures["index"].isna() & (failures["check"] != "column_in_dataframe")]
+    # a check that crashed on values already reported (a TypeError on text) adds nothing
+    other = failures[
+        failures["index"].isna()
+        & (failures["check"] != "column_in_dataframe")
+        & ~failures["column"].isin(per_row["column"])
+    ]
     lines.extend(
         f"  column {r.column!r}: {r.check} ({r.failure_case!r})" for r in other.itertuples()
     )
     return f"{source}: does not match the data schema:\n" + "\n".join(lines)
 
 
+def refuse_duplicate_columns(
+    path: Path | str,
+    storage_options: dict[str, Any] | None = None,
+    engine: Literal["c", "python"] = "c",
+) -> None:
+    """pandas renames a repeated header name (``Age``, ``Age.1``) and the schema reads the first
+    column only: refuse the file instead, naming the column(s).
+
+    Raises:
+        DataValidationError: the header names a column twice.
+    """
+    try:
+        header = pd.read_csv(
+            path,
+            header=None,
+            nrows=1,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            engine=engine,
+            storage_options=storage_options,
+        ).iloc[0]
+    except pd.errors.EmptyDataError:
+        return  # no header: the file's reader says so
+    repeated = sorted({str(name) for name in header[header.duplicated()]})
+    if repeated:
+        raise DataValidationError(
+            f"{path}: column(s) named more than once in the header: {', '.join(repeated)}"
+        )
+
+
+def _has_nul(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return any(b"\0" in chunk for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
 def read_csv(path: Path | str) -> pd.DataFrame:
-    """Read a CSV file, turning parser failures into a :class:`DataValidationError`."""
+    """Read a CSV file, turning parser failures into a :class:`DataValidationError`.
+
+    A file with NUL bytes is read by pandas' Python engine: the C one cuts a value at the NUL
+    (``"Male\\x00x"`` would pass as ``"Male"``), the Python one keeps it whole for the schema.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise DataValidationError(f"{path}: is a directory, not a CSV file")
     if not path.is_file():
         raise DataValidationError(f"{path}: file not found")
     try:
-        return pd.read_csv(path, keep_default_na=True, na_values=[""], skipinitialspace=True)
+        engine: Literal["c", "python"] = "python" if _has_nul(path) else "c"
+        frame = pd.read_csv(
+            path, keep_default_na=True, na_values=[""], skipinitialspace=True, engine=engine
+        )
+        refuse_duplicate_columns(path, engine=engine)
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{path}: empty file (no header, no rows)") from None
+    except OSError as exc:
+        raise DataValidationError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataValidationError(f"{path}: malformed CSV: {exc}".strip()) from None
+    return frame
 
 
 def load_dataset(path: Path | str, schema: DataSchema, *, labelled: bool | None = True) -> Dataset:

@@ -285,6 +285,77 @@ def test_feedback_over_the_label_limit_is_a_validation_error(client: TestClient)
     assert huge.status_code == 413
 
 
+# ----------------------------------------------------------------------------- hostile inputs
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize("where", ["value", "key"])
+def test_a_lone_surrogate_is_422_on_both_routes(client: TestClient, uci, where: str) -> None:
+    """``"\\ud800"`` is valid JSON syntax but no Unicode text: a 422 naming it, never a 500."""
+    body = json.dumps(record(uci))  # escapes non-ASCII: the surrogate stays a JSON escape
+    if where == "value":
+        text = body.replace(f'"{record(uci)["Gender"]}"', '"\\ud800"')
+    else:
+        text = body[:-1] + ', "\\ud800": 1}'
+    single = client.post("/predict", content=text, headers=JSON)
+    assert single.status_code == 422, single.text
+    error = single.json()["detail"][0]
+    assert error["type"] == "string_unicode" and error["input"] == "\\ud800"  # echoed escaped
+    assert error["loc"] == (["body", "Gender"] if where == "value" else ["body"])
+    batch = client.post("/predict/batch", content=f'{{"records": [{text}]}}', headers=JSON)
+    assert batch.status_code == 422 and batch.json()["detail"][0]["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        ("/predict", "{rec}"),
+        ("/predict/batch", '{{"records": [{rec}]}}'),
+        ("/predict/batch", '{{"records": [{plain}], "records": [{plain}]}}'),
+    ],
+)
+def test_duplicate_json_keys_are_refused(client: TestClient, uci, path, template) -> None:
+    plain = json.dumps(record(uci))
+    twice = plain[:-1] + ', "Age" : 99.0}'  # the last "Age" would win silently
+    response = client.post(path, content=template.format(rec=twice, plain=plain), headers=JSON)
+    assert response.status_code == 422, response.text
+    error = response.json()["detail"][0]
+    assert error["type"] == "duplicate_key" and error["loc"] == ["body"]
+    assert error["msg"].startswith(f"duplicate key {error['input']!r}")
+    assert error["input"] in {"Age", "records"}
+
+
+def test_duplicate_feedback_keys_are_refused(client: TestClient, uci) -> None:
+    request_id = client.post("/predict", json=record(uci)).json()["request_id"]
+    label = f'{{"request_id": "{request_id}", "label": "Fat", "label": "Normal_Weight"}}'
+    response = client.post(
+        "/feedback", content=f'{{"labels": [{label}]}}', headers={**JSON, **AUTH}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["msg"].startswith("duplicate key 'label'")
+    surrogate = client.post(
+        "/feedback",
+        content='{"labels": [{"request_id": "x", "label": "\\ud800"}]}',
+        headers={**JSON, **AUTH},
+    )
+    assert surrogate.status_code == 422 and surrogate.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_batch_refuses_unknown_top_level_fields(client: TestClient, uci) -> None:
+    response = client.post("/predict/batch", json={"records": [record(uci)], "explain": True})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "extra_forbidden"
+    assert response.json()["detail"][0]["loc"] == ["body", "explain"]
+
+
+def test_report_window_is_bounded(client: TestClient) -> None:
+    """``last`` past the bound is a 422: no job is queued to overflow the database later."""
+    too_many = client.post("/monitoring/reports", headers=AUTH, json={"last": 10**19})
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["detail"][0]["type"] == "less_than_equal"
+    assert too_many.json()["detail"][0]["loc"] == ["body", "last"]
+
+
 # ----------------------------------------------------------------------------- service routes
 def test_health_ready_version_model(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}

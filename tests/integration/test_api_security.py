@@ -151,3 +151,27 @@ def test_idempotency_key_logs_a_retry_once(tmp_path: Path, small_pipeline, uci) 
     finally:
         store.close()
     assert sorted(logged["request_id"]) == sorted([first["request_id"], other["request_id"]])
+
+
+def test_report_files_are_regular_files_inside_the_folder(tmp_path: Path, small_pipeline) -> None:
+    """No symlink is followed (as the file or as the folder), no name reaches the OS as a 500."""
+    settings, client = make_client(tmp_path, small_pipeline)
+    folder = settings.reports_dir / "monitoring"
+    folder.mkdir(parents=True)
+    (folder / "real.html").write_text("<html>report</html>")
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"secret": true}')
+    (folder / "link.json").symlink_to(secret)
+    (folder / "latest-data-drift.html").symlink_to(secret)
+    with client:
+        assert client.get("/monitoring/files/real.html").text == "<html>report</html>"
+        for name in ("link.json", "a" * 251 + ".json", "nope.html"):
+            response = client.get(f"/monitoring/files/{name}")
+            assert response.status_code == 404, (name, response.text)
+            assert response.json()["detail"] == f"no report file {name}"
+        assert client.get("/monitoring/reports/latest/data-drift").status_code == 404
+        # the folder itself a symlink to another place: refused too
+        elsewhere = tmp_path / "elsewhere"
+        folder.rename(elsewhere)
+        folder.symlink_to(elsewhere, target_is_directory=True)
+        assert client.get("/monitoring/files/real.html").status_code == 404

@@ -1,5 +1,6 @@
-"""Unattended monitoring and retention on real stores: a failing tick is recorded and the next
-one runs, the schedule does not drift, old predictions are pruned beside concurrent writers."""
+"""Unattended monitoring and retention on real stores: a tick over an empty window is skipped, a
+failing tick is recorded and the next one runs, the schedule does not drift, old predictions are
+pruned beside concurrent writers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from obesity_risk.data import load_dataset
 from obesity_risk.errors import ConfigError
 from obesity_risk.models.evaluation import reference_frame
 from obesity_risk.models.registry import export_local
-from obesity_risk.monitoring.schedule import parse_duration, prune_predictions, run_every, tick
+from obesity_risk.monitoring.schedule import parse_duration, prune_predictions, run_every
 from obesity_risk.monitoring.store import PredictionStore
 from obesity_risk.monitoring.tables import PREDICTIONS
 from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths, make_card
@@ -56,7 +57,9 @@ def log_rows(store: PredictionStore, records: list[dict], at: datetime | None = 
             )
 
 
-def test_failing_tick_is_recorded_and_the_next_tick_runs(tmp_path: Path, small_pipeline) -> None:
+def test_empty_window_tick_is_skipped_and_the_next_tick_reports(
+    tmp_path: Path, small_pipeline
+) -> None:
     url = f"sqlite:///{tmp_path}/log.db"
     settings = settings_for(tmp_path, url)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
@@ -65,29 +68,27 @@ def test_failing_tick_is_recorded_and_the_next_tick_runs(tmp_path: Path, small_p
         small_pipeline, train.X.head(2000), train.y.head(2000), settings.data.target
     )
     export_local(settings, small_pipeline, uci.X, make_card("4"), reference)
-    empty = tick(settings, timedelta(hours=24))  # nothing logged yet: a real failure
-    assert not empty.ok and "the prediction log has no rows for" in empty.error
+    env = tmp_env(tmp_path) | {
+        "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
+        "OBESITY_RISK__SERVING__PREDICTION_STORE": url,
+    }
+    empty = cli("monitor", "--once", "--window", "24h", env=env)  # nothing logged yet
+    assert empty.returncode == 0, empty.stderr[-3000:]
+    skipped = "monitor tick skipped (the prediction log has no rows for predictions since"
+    assert "INFO" in empty.stderr and skipped in empty.stderr
+    assert "ERROR" not in empty.stderr
     store = PredictionStore(url)
     store.wait_connected(10)
     try:
         log_rows(store, uci.X.head(400).to_dict(orient="records"))
     finally:
         store.close()
-    result = cli(
-        "monitor",
-        "--once",
-        "--window",
-        "24h",
-        env=tmp_env(tmp_path)
-        | {
-            "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
-            "OBESITY_RISK__SERVING__PREDICTION_STORE": url,
-        },
-    )
+    result = cli("monitor", "--once", "--window", "24h", env=env)
     assert result.returncode in (0, 3), result.stderr[-3000:]  # 3: a drift rule fired
     lines = (tmp_path / "reports/monitoring/status.jsonl").read_text().splitlines()
     first, second = (json.loads(line) for line in lines)
-    assert first["ok"] is False and second["ok"] is True
+    assert first["ok"] is True and first["skipped"] and not first["reports"]
+    assert second["ok"] is True and second["skipped"] is None
     assert second["reports"] and all(Path(p).exists() for p in second["reports"])
     assert (result.returncode == 3) == bool(second["fired"])
 

@@ -39,21 +39,24 @@ from obesity_risk.models.registry import LoadedModel, bound_mlflow_retries
 from obesity_risk.monitoring.store import PredictionStore
 
 
-def _finite(value: Any) -> Any:
-    """Echoed inputs may hold NaN/inf (rejected values); JSON cannot: send them as text."""
+def _echoable(value: Any) -> Any:
+    """Echoed inputs may hold NaN/inf or lone UTF-16 surrogates (``"\\ud800"`` in the JSON),
+    which JSON output cannot: send them as text (a surrogate as its ``\\ud800`` escape)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {_echoable(k): _echoable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [_echoable(v) for v in value]
     return value
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 with field-level messages (FastAPI's format), safe for non-finite inputs."""
+    """422 with field-level messages (FastAPI's format), safe for any echoed input."""
     return JSONResponse(
-        {"detail": _finite(jsonable_encoder(exc.errors()))},
+        {"detail": _echoable(jsonable_encoder(exc.errors()))},
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
     )
 

@@ -4,8 +4,9 @@
 tick builds the configured reports over the last ``window`` of the prediction log, evaluates
 the rules, runs their actions (:func:`~obesity_risk.monitoring.service.run_reports`) and
 prunes per ``monitoring.retention``. Each tick appends one JSON status line to
-``reports/monitoring/status.jsonl`` (and logs it). A failing tick (no predictions in the window,
-database down...) is recorded and the next tick runs as scheduled. The schedule does not drift:
+``reports/monitoring/status.jsonl`` (and logs it). A tick over a window without predictions is
+skipped (``ok``, with the reason in ``skipped``); a failing tick (no model, database down...) is
+recorded and the next tick runs as scheduled. The schedule does not drift:
 tick *n* starts at ``start + n * every``; a tick that overruns skips the slots it missed.
 """
 
@@ -48,6 +49,7 @@ class TickStatus(BaseModel):
     window_start: str
     ok: bool
     duration_s: float
+    skipped: str | None = None  # why no report was built (no predictions in the window)
     fired: list[str] = Field(default_factory=list)
     reports: list[str] = Field(default_factory=list)
     pruned_predictions: int = 0
@@ -89,7 +91,7 @@ def tick(
     run: Callable[..., list[dict[str, Any]]] | None = None,
 ) -> TickStatus:
     """One monitoring tick; never raises (a failure is the status's ``error``)."""
-    from obesity_risk.monitoring.service import Window, run_reports
+    from obesity_risk.monitoring.service import EmptyWindowError, Window, run_reports
 
     run = run or run_reports
     started, clock = datetime.now(UTC), time.perf_counter()
@@ -104,6 +106,8 @@ def tick(
             "fired": sorted({name for r in results for name in r["fired"]}),
             "reports": [str(r["html"]) for r in results],
         }
+    except EmptyWindowError as exc:
+        status |= {"ok": True, "skipped": str(exc)}
     except Exception as exc:  # pylint: disable=broad-exception-caught
         status |= {"ok": False, "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]}
     retention = settings.monitoring.retention
@@ -135,7 +139,10 @@ def record(settings: Settings, status: TickStatus) -> None:
     line = orjson.dumps(status.model_dump()).decode()
     with path.open("a", encoding="utf-8") as handle:
         handle.write(line + "\n")
-    (logger.info if status.ok else logger.error)("monitor tick: {}", line)
+    if status.skipped:
+        logger.info("monitor tick skipped ({}): {}", status.skipped, line)
+    else:
+        (logger.info if status.ok else logger.error)("monitor tick: {}", line)
 
 
 def run_every(

@@ -24,6 +24,10 @@ from obesity_risk.monitoring.rules import act, evaluate, start_retraining
 from obesity_risk.monitoring.store import PredictionStore, as_utc
 
 
+class EmptyWindowError(DataValidationError):
+    """The prediction log has no rows in the window: nothing to report on (yet)."""
+
+
 @dataclass(frozen=True)
 class Window:
     """Which rows are "current": a CSV, the last N logged predictions, or those since a time."""
@@ -61,7 +65,7 @@ def current_frame(settings: Settings, predictor: Predictor, window: Window) -> p
     finally:
         store.close()
     if frame.empty:
-        raise DataValidationError(f"the prediction log has no rows for {window.describe()}")
+        raise EmptyWindowError(f"the prediction log has no rows for {window.describe()}")
     actual = frame.pop("actual")
     if actual.notna().any():  # ground truth posted for some rows: the target where known
         frame[target] = actual

@@ -1,4 +1,8 @@
-"""``POST /feedback``: ground-truth labels for logged predictions (admin token required)."""
+"""``POST /feedback``: ground-truth labels for logged predictions (admin token required).
+
+The body is validated from its bytes in the route's worker thread (up to 10,000 labels): the
+event loop never parses it, and a key repeated in an object is refused.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from obesity_risk.api.deps import AdminDep, ModelDep, StoreDep, TelemetryDep
+from obesity_risk.api.deps import AdminDep, ModelDep, RawBodyDep, StoreDep, TelemetryDep
+from obesity_risk.api.routes.predict import request_body_schema, validate_body
 from obesity_risk.api.schemas import ADMIN_ERRORS, BODY_ERRORS, ErrorBody
 from obesity_risk.errors import DataValidationError
 from obesity_risk.monitoring.feedback import FeedbackNotFoundError, GroundTruth, save_labels
@@ -40,11 +45,13 @@ class FeedbackResult(BaseModel):
         422: {"model": ErrorBody, "description": "a label is not one of the model's classes"},
         503: {"model": ErrorBody, "description": "the prediction log is off or unavailable"},
     },
+    openapi_extra={"requestBody": request_body_schema(FeedbackRequest, inline=True)},
 )
 def feedback(
-    body: FeedbackRequest, model: ModelDep, store: StoreDep, telemetry: TelemetryDep
+    raw: RawBodyDep, model: ModelDep, store: StoreDep, telemetry: TelemetryDep
 ) -> FeedbackResult:
     """Store the labels (all or none); the next performance report scores those rows."""
+    body = validate_body(FeedbackRequest, raw)
     if store is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import SQLAlchemyError
 
 from obesity_risk.api.deps import AdminDep, SettingsDep
+from obesity_risk.api.files import served_file
 from obesity_risk.api.schemas import ADMIN_ERRORS, BODY_ERRORS, ErrorBody
 from obesity_risk.config import Settings
 from obesity_risk.errors import ObesityRiskError
-from obesity_risk.monitoring import KINDS
+from obesity_risk.monitoring import KINDS, MAX_LAST
 from obesity_risk.monitoring.jobs import JobsBusyError, JobStore, ReportJob
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
@@ -34,7 +35,7 @@ class ReportRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["all"] | Kind = "all"
-    last: int | None = Field(None, ge=1, description="the last N logged predictions")
+    last: int | None = Field(None, ge=1, le=MAX_LAST, description="the last N logged predictions")
     since: datetime | None = Field(None, description="logged predictions since this ISO time")
 
     @field_validator("since", mode="before")
@@ -153,8 +154,8 @@ def start_report(
 )
 def latest_report(kind: Kind, settings: SettingsDep) -> FileResponse:
     """The newest HTML report of ``kind``."""
-    path = settings.reports_dir / "monitoring" / f"latest-{kind}.html"
-    if not path.is_file():
+    path = served_file(settings.reports_dir, "monitoring", f"latest-{kind}.html")
+    if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {kind} report yet")
     return FileResponse(path, media_type="text/html")
 
@@ -179,9 +180,9 @@ def report_status(job_id: str, jobs: JobsDep) -> ReportJob:
 
 @router.get("/files/{name}", response_class=FileResponse, responses={404: {"model": ErrorBody}})
 def report_file(name: str, settings: SettingsDep) -> FileResponse:
-    """A generated report (HTML) or its metrics (JSON), by file name."""
-    path = settings.reports_dir / "monitoring" / name
-    if not _FILE.match(name) or not path.is_file():
+    """A generated report (HTML) or its metrics (JSON), by file name (no symlink is served)."""
+    path = served_file(settings.reports_dir, "monitoring", name) if _FILE.match(name) else None
+    if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report file {name}")
     return FileResponse(
         path, media_type="text/html" if name.endswith(".html") else "application/json"

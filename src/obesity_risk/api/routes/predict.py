@@ -15,9 +15,10 @@ import orjson
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from loguru import logger
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from obesity_risk.api.deps import RawBodyDep, ServingDep
+from obesity_risk.api.jsonkeys import UniqueKeysDep, refuse_duplicate_keys
 from obesity_risk.api.responses import FastJSONResponse
 from obesity_risk.api.schemas import BODY_ERRORS, BatchResponse, ErrorBody, PredictionResponse
 from obesity_risk.api.telemetry import Telemetry
@@ -172,19 +173,22 @@ def _answer(
 
 
 def validate_body(model: type[BaseModel], raw: bytes) -> Any:
-    """Parse and validate a JSON body in one pass (pydantic-core reads the bytes directly).
+    """Parse and validate a JSON body in one pass (pydantic-core reads the bytes directly), then
+    refuse a key repeated within an object (pydantic would keep the last one).
 
     Raises:
         RequestValidationError: FastAPI's 422, locations prefixed with ``body`` as its own are.
     """
     try:
-        return model.model_validate_json(raw)
+        body = model.model_validate_json(raw)
     except ValidationError as exc:
         errors = [
             {**e, "loc": ("body", *e["loc"]), "input": _echo(e.get("input"))}
             for e in exc.errors(include_url=False)
         ]
         raise RequestValidationError(errors) from None
+    refuse_duplicate_keys(raw)
+    return body
 
 
 def _echo(value: Any, limit: int = 200) -> Any:
@@ -195,14 +199,24 @@ def _echo(value: Any, limit: int = 200) -> Any:
     return value
 
 
-def request_body_schema(model: type[BaseModel]) -> dict[str, Any]:
+def request_body_schema(model: type[BaseModel], inline: bool = False) -> dict[str, Any]:
     """OpenAPI ``requestBody`` for a route that validates its raw body itself.
 
-    Nested models point at ``components/schemas``, where FastAPI already publishes them.
+    Nested models point at ``components/schemas``, where FastAPI already publishes those another
+    route parses; with ``inline`` they are written in place (models no route publishes).
     """
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    defs = schema.pop("$defs", {})
+
+    def resolved(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolved(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolved(value) for key, value in node.items()}
+        return [resolved(item) for item in node] if isinstance(node, list) else node
+
+    body = resolved(schema) if inline else schema
+    return {"required": True, "content": {"application/json": {"schema": body}}}
 
 
 def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
@@ -210,10 +224,16 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
     router = APIRouter(tags=["predict"])
     batch_model = create_model(
         "BatchRequest",
+        __config__=ConfigDict(extra="forbid"),
         records=(list[record], Field(..., min_length=1, description=f"1 to {max_batch} records")),
     )
 
-    @router.post("/predict", response_model=PredictionResponse, responses=ERRORS)
+    @router.post(
+        "/predict",
+        response_model=PredictionResponse,
+        responses=ERRORS,
+        dependencies=[UniqueKeysDep],
+    )
     async def predict(
         body: record,  # type: ignore[valid-type]
         serving: ServingDep,
