@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from obesity_risk.config import Settings
 from obesity_risk.data import pandera_schema, refuse_duplicate_columns
-from obesity_risk.errors import DataValidationError
+from obesity_risk.errors import ClusterError, DataValidationError
 from obesity_risk.models.card import IntegrityError
 
 PLUGIN = "obesity-risk-predictor"
@@ -229,7 +229,15 @@ def _client(settings: Settings, scheduler: str | None) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler, timeout=settings.batch.connect_timeout_s) as client:
+        try:
+            client = Client(scheduler, timeout=settings.batch.connect_timeout_s)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # OSError, TimeoutError, a TLS handshake refused (distributed raises TypeError)...
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            raise ClusterError(
+                f"cannot connect to the Dask scheduler {scheduler}: {first}"
+            ) from None
+        with client:
             yield client
         return
     cfg = settings.batch

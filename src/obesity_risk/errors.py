@@ -27,3 +27,7 @@ class StoreError(ObesityRiskError):
 
 class ExplainError(ObesityRiskError):
     """The loaded model cannot be explained (no tree path, a class missing from training)."""
+
+
+class ClusterError(ObesityRiskError):
+    """The Dask scheduler cannot be reached or refused the connection (TLS, say)."""

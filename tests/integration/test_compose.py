@@ -45,6 +45,7 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         "jupyter",
         "api",
         "tuner",
+        "dask-certs",
         "dask-scheduler",
         "dask-worker",
         "batch",
@@ -58,7 +59,7 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
     assert services["mlflow"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["api"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert "postgresql://" in services["tuner"]["environment"]["OPTUNA_STORAGE"]
-    assert services["dask-worker"]["command"][:3] == ["dask", "worker", "tcp://dask-scheduler:8786"]
+    assert services["dask-worker"]["command"][:3] == ["dask", "worker", "tls://dask-scheduler:8786"]
     assert services["dask-worker"]["depends_on"]["dask-scheduler"]["condition"] == "service_healthy"
     assert services["monitor"]["command"][:2] == ["obesity-risk", "monitor"]
     # the batch client and the workers read s3:// inputs from MinIO and share the output folder
@@ -68,7 +69,7 @@ def test_compose_file_is_valid_and_complete(tmp_path: Path) -> None:
         assert environment["OBESITY_RISK__DATASTORE__ENDPOINT_URL"] == "http://minio:9000", name
         assert "batch:/app/batch" in " ".join(services[name]["volumes"]), name
     for name, service in services.items():
-        if name not in {"preflight", "batch", "mlflow-users"}:  # one-shot jobs
+        if name not in {"preflight", "batch", "mlflow-users", "dask-certs"}:  # one-shot jobs
             assert "healthcheck" in service, name
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name}: unpinned {image}"
@@ -291,7 +292,14 @@ def test_every_service_is_locked_down(tmp_path: Path) -> None:
         if service.get("image") == "obesity-risk:0.1.0":
             assert service.get("read_only") is True, name
             assert any(t.startswith("/tmp") for t in service.get("tmpfs", [])), name
-        if name not in {"preflight", "create-buckets", "mlflow-users", "tuner", "batch"}:
+        if name not in {
+            "preflight",
+            "create-buckets",
+            "mlflow-users",
+            "dask-certs",
+            "tuner",
+            "batch",
+        }:
             assert service.get("restart") == "unless-stopped", name
             assert service.get("mem_limit"), name
 
@@ -299,7 +307,8 @@ def test_every_service_is_locked_down(tmp_path: Path) -> None:
 def test_each_service_holds_only_the_credentials_of_its_role(tmp_path: Path) -> None:
     """Least privilege: one signer (training), one MLflow admin client (training, and the job
     that creates the reader account), MinIO's root key only where buckets and users are made,
-    S3 keys only where S3 is read or written (artifacts go through the MLflow server); everyone else reads MLflow as ``reader``."""
+    S3 keys only where S3 is read or written (artifacts go through the MLflow server); everyone
+    else reads MLflow as ``reader``."""
     example = _real_env((ROOT / ".env.example").read_text())
     env = dict(line.split("=", 1) for line in example.splitlines() if "=" in line)
     services = compose_config(tmp_path, example)["services"]
@@ -325,3 +334,28 @@ def test_each_service_holds_only_the_credentials_of_its_role(tmp_path: Path) -> 
     users = services["mlflow-users"]
     assert users["entrypoint"] == ["python", "-m", "obesity_risk.mlflow_users"]
     assert users["command"] == ["reader=MLFLOW_READER_PASSWORD"]
+
+
+def test_the_dask_cluster_is_internal_and_speaks_tls_only(tmp_path: Path) -> None:
+    """The scheduler sits on an internal network with no published port; every member (and
+    the batch client) requires encryption with the dask-certs certificates (the real TLS
+    cluster is exercised in test_dask_tls.py)."""
+    config = compose_config(tmp_path, (ROOT / ".env.example").read_text())
+    services = config["services"]
+    assert config["networks"]["dask"]["internal"] is True
+    scheduler = services["dask-scheduler"]
+    assert list(scheduler["networks"]) == ["dask"] and not scheduler.get("ports")
+    assert scheduler["command"][:4] == ["dask", "scheduler", "--protocol", "tls"]
+    assert "tls://dask-scheduler:8786" in services["batch"]["entrypoint"]
+    for name in ("dask-scheduler", "dask-worker", "batch"):
+        environment = services[name]["environment"]
+        assert environment["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"] == "True", name
+        assert environment["DASK_DISTRIBUTED__COMM__TLS__CA_FILE"] == "/certs/ca.pem", name
+        assert "dask-certs:/certs:ro" in " ".join(services[name]["volumes"]), name
+        assert "dask" in services[name]["networks"], name
+    assert services["dask-certs"]["entrypoint"] == [
+        "python",
+        "-m",
+        "obesity_risk.dask_tls",
+        "/certs",
+    ]
