@@ -313,11 +313,11 @@ def serve(
 
     import uvicorn
 
+    from obesity_risk.api.server import uvicorn_options
+
     settings = _settings(config)
     if config is not None:  # worker processes rebuild the settings from the environment
         os.environ["OBESITY_RISK_CONFIG"] = str(config.resolve())
-    from obesity_risk.api.server import uvicorn_options
-
     n_workers = workers or settings.serving.workers
     metrics_dir, owned = None, False
     if n_workers > 1:

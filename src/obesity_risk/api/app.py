@@ -155,7 +155,7 @@ def create_app(
             "/predict/batch": settings.serving.max_batch * BYTES_PER_RECORD,
             "/feedback": feedback_routes.MAX_LABELS * feedback_routes.BYTES_PER_LABEL,
         },
+        record_limits={"/predict/batch": settings.serving.max_batch},
     )
     app.add_middleware(MetricsMiddleware, telemetry=telemetry)
     return app
-        record_limits={"/predict/batch": settings.serving.max_batch},
