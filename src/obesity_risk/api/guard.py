@@ -7,9 +7,10 @@
   10,000 labels x 4 KB for ``/feedback``, ``serving.max_body_bytes`` elsewhere; checked on
   ``Content-Length`` before reading, and while reading a chunked body.
 - ``/predict/batch`` counts its records while the body arrives (413 past ``serving.max_batch``),
-  so an oversize batch costs the bytes up to the limit, never their parsing. The count is of
-  ``{`` bytes: each record is one flat JSON object and no field name or category holds a brace,
-  so a valid batch of N records has exactly N + 1; more means too many records or no valid batch.
+  so an oversize batch costs the bytes up to the limit, never their parsing. A valid batch of N
+  flat records has N + 1 ``{`` bytes, so counting them is the cheap test; only a body with more
+  (nested objects, braces inside strings, or too many records) is counted exactly
+  (:class:`RecordCounter`), so a small invalid body still reaches validation (422).
 
 Chunked and counted bodies are read here whole, then replayed to the app in one message; a
 client that disconnects first gets no answer and the app never runs. The body's deadline is
@@ -19,6 +20,7 @@ body holds its buffer that long at most.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -59,13 +61,66 @@ class RefusedError(Exception):
         self.status, self.detail = status, detail
 
 
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|"|[{}\[\]]')
+_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"')  # the rest of a string, closing quote included
+
+
+def _escape_pending(data: bytes) -> bool:
+    """Whether ``data`` (inside a string) ends with a backslash that escapes the next byte."""
+    return (len(data) - len(data.rstrip(b"\\"))) % 2 == 1
+
+
+class RecordCounter:
+    """Exact count of a batch body's records (objects opened at depth 2: ``{"records": [{``),
+    fed chunk by chunk, in one pass over each byte: strings are skipped, and a string cut by a
+    chunk boundary is resumed in the next chunk. Only used once the cheap ``{`` count passes the
+    limit (nested objects, braces in strings), so a valid batch never pays for it."""
+
+    def __init__(self) -> None:
+        self.depth, self.records = 0, 0
+        self.in_string, self.escape = False, False
+
+    def _resume_string(self, data: bytes) -> int:
+        """Skip the rest of an open string; the position after it (``len(data)``: still open)."""
+        if not data:
+            return 0
+        if self.escape:
+            self.escape, data = False, data[1:]
+            offset = 1
+        else:
+            offset = 0
+        end = _STRING_REST.match(data)
+        if end is None:
+            self.escape = _escape_pending(data)
+            return len(data) + offset
+        self.in_string = False
+        return end.end() + offset
+
+    def feed(self, chunk: bytes) -> int:
+        """Count the records opened in ``chunk``; the total so far."""
+        position = self._resume_string(chunk) if self.in_string else 0
+        for match in _TOKENS.finditer(chunk, position):
+            token = match.group()
+            if token == b'"':  # a string the chunk cuts: skip what is here of it
+                self.in_string = True
+                self._resume_string(chunk[match.end() :])
+                break
+            if token in (b"{", b"["):
+                self.records += token == b"{" and self.depth == 2
+                self.depth += 1
+            elif token in (b"}", b"]"):
+                self.depth -= 1
+        return self.records
+
+
 async def read_body(receive: Any, limit: int, max_records: int | None) -> bytes | None:
     """The whole body, or None when the client disconnected first.
 
     Raises:
         RefusedError: over ``limit`` bytes, or more than ``max_records`` records (413).
     """
-    chunks, size, braces = [], 0, 0
+    chunks: list[bytes] = []
+    size, braces, exact = 0, 0, None
     while True:
         message = await receive()
         if message["type"] != "http.request":
@@ -74,14 +129,19 @@ async def read_body(receive: Any, limit: int, max_records: int | None) -> bytes 
         size += len(chunk)
         if size > limit:
             raise RefusedError(413, f"request body over {limit} bytes")
+        chunks.append(chunk)
         if max_records is not None:
             braces += chunk.count(b"{")
-            if braces > max_records + 1:  # the enclosing object is one
+            if exact is None and braces > max_records + 1:  # the enclosing object is one
+                exact = RecordCounter()
+                records = max(exact.feed(c) for c in chunks)
+            elif exact is not None:
+                records = exact.feed(chunk)
+            if exact is not None and records > max_records:
                 raise RefusedError(
                     413,
                     f"more than {max_records} records in one batch; the maximum is {max_records}",
                 )
-        chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 

@@ -642,6 +642,9 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         raise ConfigError(_format_errors(exc, merged, sources)) from None
 
 
+_NONE = type(None)
+
+
 def _text_field(parts: list[str]) -> tuple[bool, bool]:
     """Whether the setting at ``parts`` is text (``str``/``SecretStr``), and whether it may be
     None; ``(False, _)`` for anything else or an unknown key."""
@@ -651,10 +654,10 @@ def _text_field(parts: list[str]) -> tuple[bool, bool]:
         if part not in fields:
             return False, False
         annotation = fields[part].annotation
-        args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+        args = [a for a in get_args(annotation) if a is not _NONE] or [annotation]
         if depth == len(parts) - 1:
             text = all(a in (str, SecretStr) for a in args)
-            return text, any(a is type(None) for a in get_args(annotation))
+            return text, _NONE in get_args(annotation)
         nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
         if not nested:
             return False, False
