@@ -132,12 +132,13 @@ async def read_body(receive: Any, limit: int, max_records: int | None) -> bytes 
         chunks.append(chunk)
         if max_records is not None:
             braces += chunk.count(b"{")
-            if exact is None and braces > max_records + 1:  # the enclosing object is one
+            records = 0
+            if exact is not None:
+                records = exact.feed(chunk)
+            elif braces > max_records + 1:  # the enclosing object is one
                 exact = RecordCounter()
                 records = max(exact.feed(c) for c in chunks)
-            elif exact is not None:
-                records = exact.feed(chunk)
-            if exact is not None and records > max_records:
+            if records > max_records:
                 raise RefusedError(
                     413,
                     f"more than {max_records} records in one batch; the maximum is {max_records}",
