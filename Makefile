@@ -9,10 +9,11 @@ REPEAT ?= 2
 MLFLOW_PORT ?= 5000
 LAB_PORT ?= 8888
 API_PORT ?= 8000
+DOCS_PORT ?= 8001
 SERVE ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch dashboards clean
+.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch dashboards docs docs-build clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,10 +67,11 @@ lab-server:  # (no install step: used by the tests) JupyterLab with a token, nev
 		--IdentityProvider.token=$$TOKEN --ServerApp.open_browser=False \
 		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-lint: install  ## ruff + pylint
+lint: install  ## ruff + pylint + import-linter (the direction of imports between packages)
 	$(BIN)/ruff check src tests benchmarks docker
 	$(BIN)/ruff format --check src tests benchmarks docker
 	$(BIN)/pylint src/obesity_risk
+	$(BIN)/lint-imports
 
 format: install  ## apply ruff formatting and fixes
 	$(BIN)/ruff format src tests benchmarks docker
@@ -97,6 +99,12 @@ bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUD
 
 dashboards: install  ## rebuild docker/grafana/dashboards/*.json from docker/grafana/dashboards.py
 	$(BIN)/python docker/grafana/dashboards.py
+
+docs: install  ## the documentation site on http://127.0.0.1:8001 (live reload while editing docs/)
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs serve -a 127.0.0.1:$(DOCS_PORT)
+
+docs-build: install  ## build the documentation site into site/ (--strict: any warning fails; CI runs it)
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict
 
 clean:  ## remove generated stores and reports (keeps data/raw and the venv)
 	rm -rf mlruns logs models/champion reports/training .pytest_cache

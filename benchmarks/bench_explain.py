@@ -44,12 +44,12 @@ def per_record(fn, records: list[dict]) -> float:
 def main() -> int:
     from obesity_risk.config import load_settings
     from obesity_risk.data import load_dataset
+    from obesity_risk.estimators.blend import BlendClassifier
     from obesity_risk.features import build_pipeline
-    from obesity_risk.inference import Predictor
-    from obesity_risk.models.card import ModelCard
-    from obesity_risk.models.ensemble import BlendClassifier
-    from obesity_risk.models.families import effective_family, make_estimator
-    from obesity_risk.models.registry import LoadedModel
+    from obesity_risk.registry.card import ModelCard
+    from obesity_risk.registry.client import LoadedModel
+    from obesity_risk.serving.predictor import Predictor
+    from obesity_risk.training.families import effective_family, make_estimator
 
     def make_loaded(pipeline, family: str = "lgbm") -> LoadedModel:
         return LoadedModel(pipeline, "bench", ModelCard(name="obesity-risk", family=family))

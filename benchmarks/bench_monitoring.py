@@ -68,11 +68,11 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     from obesity_risk.config import load_settings
     from obesity_risk.data import load_dataset
     from obesity_risk.features import build_pipeline
-    from obesity_risk.models.card import CardMetrics, ModelCard
-    from obesity_risk.models.evaluation import evaluate, reference_frame
-    from obesity_risk.models.families import effective_family, make_estimator
-    from obesity_risk.models.registry import export_local
     from obesity_risk.monitoring import KINDS, reports
+    from obesity_risk.registry.card import CardMetrics, ModelCard
+    from obesity_risk.registry.publish import export_local
+    from obesity_risk.training.evaluation import evaluate, reference_frame
+    from obesity_risk.training.families import effective_family, make_estimator
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
     paths = {k: str(tmp / k) for k in ("mlruns_dir", "models_dir", "reports_dir", "logs_dir")}

@@ -130,11 +130,11 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     import mlflow
     from serve_stages import reference_pipeline, stage_timings
 
+    from obesity_risk import registry
     from obesity_risk.config import load_settings
     from obesity_risk.data import load_dataset
-    from obesity_risk.inference import Predictor
-    from obesity_risk.models import registry
-    from obesity_risk.models.card import ModelCard
+    from obesity_risk.registry.card import ModelCard
+    from obesity_risk.serving.predictor import Predictor
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     settings = load_settings(

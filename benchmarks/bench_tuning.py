@@ -29,9 +29,9 @@ WORKER = textwrap.dedent(
     from obesity_risk.config import load_settings
     from obesity_risk.config.settings import ParamSpace
     from obesity_risk.data import load_dataset, sample_stratified
-    from obesity_risk.models.families import effective_family
-    from obesity_risk.models.splits import TrainingData
-    from obesity_risk.models.tune import run_study
+    from obesity_risk.training.families import effective_family
+    from obesity_risk.training.splits import TrainingData
+    from obesity_risk.training.tune import run_study
 
     storage, n_trials = (None if sys.argv[1] == "memory" else sys.argv[1]), int(sys.argv[2])
     settings = load_settings(logging={"file": False, "level": "WARNING"}, models={

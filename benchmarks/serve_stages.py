@@ -33,7 +33,7 @@ def reference_pipeline(settings: Any) -> tuple[Any, Any]:
     fitted on every S4E2 row, the model every serving figure is measured with."""
     from obesity_risk.data import load_dataset
     from obesity_risk.features import build_pipeline
-    from obesity_risk.models.families import effective_family, make_estimator
+    from obesity_risk.training.families import effective_family, make_estimator
 
     data = load_dataset(settings.path(settings.data.train_file), settings.data)
     family = effective_family(settings, "lgbm")
@@ -46,8 +46,8 @@ def exported_reference(tmp: Path, records: int = 500) -> tuple[Any, list[dict]]:
     settings pointing there and ``records`` UCI records to send."""
     from obesity_risk.config import load_settings
     from obesity_risk.data import load_dataset
-    from obesity_risk.models.card import ModelCard
-    from obesity_risk.models.registry import export_local
+    from obesity_risk.registry.card import ModelCard
+    from obesity_risk.registry.publish import export_local
 
     settings = load_settings(paths={"models_dir": str(tmp / "models")}, logging={"file": False})
     pipeline, data = reference_pipeline(settings)
@@ -89,8 +89,8 @@ def per_call(fn: Callable[[], Any], repeat: int, warmup: int = 50) -> float:
 def stage_timings(predictor: Any, record: dict, tmp: Path, repeat: int = 2000) -> dict[str, float]:
     """Milliseconds per stage of one request, the true floor, and their sum."""
     from obesity_risk.api.telemetry import Telemetry
-    from obesity_risk.models.native import LightGBMRows
     from obesity_risk.monitoring.store import PredictionStore
+    from obesity_risk.serving.native import LightGBMRows
 
     compiled = predictor.compiled
     body = orjson.dumps(record)

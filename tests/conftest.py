@@ -155,7 +155,7 @@ def make_loaded(
     **metrics,
 ):
     """A LoadedModel with a typed card (what the registry or the export would give)."""
-    from obesity_risk.models.registry import LoadedModel
+    from obesity_risk.registry.client import LoadedModel
 
     return LoadedModel(pipeline, source, make_card(version, family, **metrics))
 
@@ -163,7 +163,7 @@ def make_loaded(
 def make_card(version: str | None = "3", family: str = "lgbm", **metrics):
     """A model card as training writes it (artifact hashes are added by ``export_local``)."""
     from obesity_risk.config.settings import load_settings as _load
-    from obesity_risk.models.card import CardMetrics, ModelCard
+    from obesity_risk.registry.card import CardMetrics, ModelCard
 
     return ModelCard(
         name="obesity-risk",
@@ -179,7 +179,7 @@ def small_pipeline():
     """A real LightGBM pipeline (100 trees, 4,000 S4E2 rows), trained once per session."""
     from obesity_risk.data import load_dataset, sample_stratified
     from obesity_risk.features import build_pipeline
-    from obesity_risk.models.families import effective_family, make_estimator
+    from obesity_risk.training.families import effective_family, make_estimator
 
     settings = load_settings(logging={"file": False})
     data = load_dataset(TRAIN_CSV, settings.data)

@@ -33,7 +33,7 @@ ConfigOpt = Annotated[
 def _settings(config: Path | None):
     from obesity_risk.config import load_settings
     from obesity_risk.logs import configure_logging
-    from obesity_risk.models.registry import bound_mlflow_retries
+    from obesity_risk.registry.client import bound_mlflow_retries
 
     settings = load_settings(config)
     configure_logging(settings)
@@ -62,7 +62,7 @@ def train(
     config: ConfigOpt = None,
 ) -> None:
     """Tune every model family with Optuna + MLflow, register and promote the champion."""
-    from obesity_risk.models.train import Trainer
+    from obesity_risk.training.trainer import Trainer
 
     settings = _settings(config)
     families = [m.strip() for m in models.split(",") if m.strip()] if models else None
@@ -100,7 +100,7 @@ def predict(
     problems) and the exit code is 4 when there are any."""
     settings = _settings(config)
     if engine == "dask":
-        from obesity_risk.batch import score_dask
+        from obesity_risk.serving.batch import score_dask
 
         if explain:
             raise click.UsageError("--explain is available with --engine pandas")
@@ -114,7 +114,7 @@ def predict(
         return
     if engine != "pandas":
         raise click.UsageError(f"--engine must be pandas or dask, not {engine!r}")
-    from obesity_risk.predict import predict_file
+    from obesity_risk.serving.files import predict_file
 
     written = predict_file(settings, Path(input_csv), output_csv, explain)
     logger.success("wrote {} predictions to {}", written, output_csv)

@@ -16,8 +16,8 @@ from obesity_risk.api.app import create_app
 from obesity_risk.config import Settings, load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import ModelNotFoundError
-from obesity_risk.models.registry import LoadedModel
 from obesity_risk.monitoring.store import PredictionStore
+from obesity_risk.registry.client import LoadedModel
 from tests.conftest import UCI_CSV, isolated_paths, make_loaded
 
 TOKEN = "test-admin-token-0123456789"

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from obesity_risk.batch import score_dask
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
-from obesity_risk.inference import Predictor
-from obesity_risk.models.registry import export_local, load_champion
+from obesity_risk.registry.client import load_champion
+from obesity_risk.registry.publish import export_local
+from obesity_risk.serving.batch import score_dask
+from obesity_risk.serving.predictor import Predictor
 from tests.conftest import TRAIN_CSV, UCI_CSV, free_port, isolated_paths, make_card
 from tests.integration.test_cli import cli, tmp_env
 

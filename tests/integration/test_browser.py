@@ -131,9 +131,9 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
     from selenium.common.exceptions import WebDriverException
 
     from obesity_risk.data import load_dataset
-    from obesity_risk.models.evaluation import reference_frame
     from obesity_risk.monitoring import reports
     from obesity_risk.monitoring.rules import evaluate
+    from obesity_risk.training.evaluation import reference_frame
     from tests.conftest import TRAIN_CSV, UCI_CSV
 
     settings = load_settings(logging={"file": False})
@@ -202,8 +202,8 @@ def check_index_filter_and_trends(browser, rows) -> None:
 
 
 def test_model_card_renders_in_a_real_browser(server: str, browser, tmp_path: Path) -> None:
-    from obesity_risk.models import model_card
-    from obesity_risk.models.card import CardMetrics, ModelCard
+    from obesity_risk.registry import card_page as model_card
+    from obesity_risk.registry.card import CardMetrics, ModelCard
 
     card = ModelCard(
         name="obesity-risk",

@@ -19,7 +19,7 @@ import pytest
 
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
-from obesity_risk.models.registry import export_local
+from obesity_risk.registry.publish import export_local
 from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.errors import ModelNotFoundError
-from obesity_risk.models.registry import export_local
+from obesity_risk.registry.publish import export_local
 from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
 from tests.integration.conftest import AWS_TEST_ENV
 from tests.integration.pg import PostgresServer
@@ -126,7 +126,7 @@ def test_a_registered_model_tampered_in_the_artifact_store_never_runs(
     """An intruder with write access to the bucket (not to the registry) adds a ``code:`` folder
     to the champion's files: the API refuses the download (503 + reason) and nothing runs.
     Runs after the training test (which registered the champion)."""
-    from obesity_risk.models.registry import Registry
+    from obesity_risk.registry.client import Registry
 
     url, s3_url, _, _ = tracking_server
     settings = load_settings(
@@ -203,7 +203,7 @@ def test_mlflow_basic_auth_as_the_compose_stack_runs_it(
     """`mlflow server --app-name basic-auth` with the admin password from the environment:
     anonymous calls are refused, the package's registry client gets in with the credentials."""
     from obesity_risk.errors import TrackingError
-    from obesity_risk.models.registry import Registry
+    from obesity_risk.registry.client import Registry
 
     password = "a-real-admin-password-42"
     ini = tmp_path / "basic_auth.ini"
@@ -265,7 +265,7 @@ def _a_reader_reads_and_changes_nothing(url: str, admin_password: str, settings,
     it sees the registry; registering, tagging, aliasing or deleting is refused."""
     import mlflow
 
-    from obesity_risk.models.registry import Registry
+    from obesity_risk.registry.client import Registry
 
     reader_password = "a-real-reader-password-42"
     env = {

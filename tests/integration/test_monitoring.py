@@ -21,11 +21,11 @@ from obesity_risk.config import load_settings
 from obesity_risk.config.settings import DriftRule
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
-from obesity_risk.models.evaluation import reference_frame
-from obesity_risk.models.registry import export_local
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.rules import act, evaluate, lookup, post_webhook
 from obesity_risk.monitoring.service import Window, run_reports
+from obesity_risk.registry.publish import export_local
+from obesity_risk.training.evaluation import reference_frame
 from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths, make_card
 from tests.integration.test_cli import cli, tmp_env
 

@@ -27,8 +27,8 @@ import yaml
 
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
-from obesity_risk.models.evaluation import reference_frame
-from obesity_risk.models.registry import export_local
+from obesity_risk.registry.publish import export_local
+from obesity_risk.training.evaluation import reference_frame
 from tests.conftest import ROOT, TRAIN_CSV, free_port, isolated_paths, make_card, wait_http_ok
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
-from obesity_risk.models.evaluation import reference_frame
-from obesity_risk.models.registry import export_local
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.jobs import JobsBusyError, JobStore
+from obesity_risk.registry.publish import export_local
+from obesity_risk.training.evaluation import reference_frame
 from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths, make_card
 from tests.integration.test_faults import serve, wait_all
 

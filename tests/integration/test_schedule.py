@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import ConfigError
-from obesity_risk.models.evaluation import reference_frame
-from obesity_risk.models.registry import export_local
 from obesity_risk.monitoring.schedule import parse_duration, prune_predictions, run_every
 from obesity_risk.monitoring.store import PredictionStore
 from obesity_risk.monitoring.tables import PREDICTIONS
+from obesity_risk.registry.publish import export_local
+from obesity_risk.training.evaluation import reference_frame
 from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths, make_card
 from tests.integration.test_cli import cli, tmp_env
 

@@ -9,11 +9,11 @@ import mlflow.sklearn
 import numpy as np
 import pytest
 
+from obesity_risk import registry
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
-from obesity_risk.models import registry
-from obesity_risk.models.card import ModelCard, TrainingSummary
-from obesity_risk.models.train import Trainer
+from obesity_risk.registry.card import ModelCard, TrainingSummary
+from obesity_risk.training.trainer import Trainer
 from tests.conftest import UCI_CSV, isolated_paths
 
 pytestmark = pytest.mark.slow

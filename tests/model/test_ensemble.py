@@ -9,21 +9,17 @@ import pytest
 
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
+from obesity_risk.estimators.blend import BlendClassifier, reweight
+from obesity_risk.estimators.calibration import Calibrator
 from obesity_risk.features import build_pipeline
-from obesity_risk.inference import Predictor
-from obesity_risk.models.calibration import CalibrationChoice, Calibrator, choose_calibration
-from obesity_risk.models.candidates import choose, steps
-from obesity_risk.models.champion import Candidate
-from obesity_risk.models.ensemble import (
-    BlendClassifier,
-    BlendFit,
-    fit_blend,
-    fit_weights,
-    reweight,
-)
-from obesity_risk.models.evaluation import SliceMetrics, SplitMetrics
-from obesity_risk.models.families import effective_family, make_estimator
-from obesity_risk.models.promotion import gate_failures
+from obesity_risk.serving.predictor import Predictor
+from obesity_risk.training.blending import BlendFit, fit_blend, fit_weights
+from obesity_risk.training.calibration import CalibrationChoice, choose_calibration
+from obesity_risk.training.candidates import choose, steps
+from obesity_risk.training.champion import Candidate
+from obesity_risk.training.evaluation import SliceMetrics, SplitMetrics
+from obesity_risk.training.families import effective_family, make_estimator
+from obesity_risk.training.promotion import gate_failures
 from tests.conftest import TRAIN_CSV, UCI_CSV, make_loaded
 
 CLASSES = ["p", "q", "r"]

@@ -9,11 +9,11 @@ import pytest
 
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
-from obesity_risk.explain import _softmax, raw_contributions
+from obesity_risk.estimators.blend import BlendClassifier, blend
 from obesity_risk.features import build_pipeline
-from obesity_risk.inference import Predictor
-from obesity_risk.models.ensemble import BlendClassifier, blend
-from obesity_risk.models.families import effective_family, make_estimator
+from obesity_risk.serving.explain import _softmax, raw_contributions
+from obesity_risk.serving.predictor import Predictor
+from obesity_risk.training.families import effective_family, make_estimator
 from tests.conftest import TRAIN_CSV, UCI_CSV, make_loaded
 from tests.model.test_predictor import SMALL
 

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from obesity_risk.models.native import LightGBMRows
+from obesity_risk.serving.native import LightGBMRows
 
 
 def _data(classes: int, rows: int = 600) -> tuple[np.ndarray, np.ndarray]:

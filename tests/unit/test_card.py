@@ -11,15 +11,10 @@ import pytest
 from obesity_risk import signing
 from obesity_risk.config import load_settings
 from obesity_risk.errors import ConfigError
-from obesity_risk.models.card import IntegrityError, ModelCard
-from obesity_risk.models.integrity import manifest
-from obesity_risk.models.registry import (
-    deserialize,
-    export_local,
-    load_exported,
-    signing_key,
-    verify_key,
-)
+from obesity_risk.registry.card import IntegrityError, ModelCard
+from obesity_risk.registry.client import deserialize, load_exported, signing_key, verify_key
+from obesity_risk.registry.integrity import manifest
+from obesity_risk.registry.publish import export_local
 from tests.conftest import isolated_paths, make_card
 
 PRIVATE, PUBLIC = signing.generate()

@@ -8,6 +8,7 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from obesity_risk.config import Settings
+from obesity_risk.estimators.encoded import EncodedTargetClassifier
 from obesity_risk.features import (
     CategoryGuard,
     EngineeredFeatures,
@@ -15,7 +16,6 @@ from obesity_risk.features import (
     build_preprocessor,
     model_columns,
 )
-from obesity_risk.models.families import EncodedTargetClassifier
 
 SPECS = [
     {"name": "BMI", "op": "bmi", "inputs": {"weight": "w", "height": "h"}, "params": {}},

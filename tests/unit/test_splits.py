@@ -9,8 +9,8 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from obesity_risk.config import load_settings
-from obesity_risk.models.splits import Labelled, TrainingData, load_training_data
-from obesity_risk.models.tune import cross_validate
+from obesity_risk.training.splits import Labelled, TrainingData, load_training_data
+from obesity_risk.training.tune import cross_validate
 
 
 class Spy(ClassifierMixin, BaseEstimator):

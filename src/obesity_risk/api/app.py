@@ -35,8 +35,8 @@ from obesity_risk.api.telemetry import MetricsMiddleware, Telemetry
 from obesity_risk.config import Settings, load_settings
 from obesity_risk.errors import StoreError
 from obesity_risk.logs import configure_logging
-from obesity_risk.models.registry import LoadedModel, bound_mlflow_retries
 from obesity_risk.monitoring.store import PredictionStore
+from obesity_risk.registry.client import LoadedModel, bound_mlflow_retries
 
 
 def _echoable(value: Any) -> Any:

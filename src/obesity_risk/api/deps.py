@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from obesity_risk.api.model import ModelHolder
 from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
-from obesity_risk.inference import Predictor
 from obesity_risk.monitoring.store import PredictionStore
+from obesity_risk.serving.predictor import Predictor
 
 
 async def get_settings(request: Request) -> Settings:

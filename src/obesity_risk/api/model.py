@@ -9,8 +9,8 @@ from collections.abc import Callable
 from loguru import logger
 
 from obesity_risk.config import Settings
-from obesity_risk.inference import Predictor
-from obesity_risk.models.registry import LoadedModel, load_champion
+from obesity_risk.registry.client import LoadedModel, load_champion
+from obesity_risk.serving.predictor import Predictor
 
 
 def default_loader(settings: Settings) -> Callable[[], LoadedModel]:

@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from obesity_risk.explain import Explanation
-from obesity_risk.models.card import ModelCard
 from obesity_risk.records import record_model
+from obesity_risk.registry.card import ModelCard
+from obesity_risk.serving.explain import Explanation
 
 __all__ = ["record_model"]
 

@@ -17,11 +17,11 @@ import pandas as pd
 from obesity_risk.config import Settings
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
-from obesity_risk.inference import Predictor
-from obesity_risk.models.registry import load_champion, load_reference
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.rules import act, evaluate, start_retraining
 from obesity_risk.monitoring.store import PredictionStore, as_utc
+from obesity_risk.registry.client import load_champion, load_reference
+from obesity_risk.serving.predictor import Predictor
 
 
 class EmptyWindowError(DataValidationError):

@@ -28,7 +28,7 @@ from obesity_risk.api.schemas import (
     ReloadResult,
     VersionInfo,
 )
-from obesity_risk.models.model_card import render as render_card
+from obesity_risk.registry.card_page import render as render_card
 
 router = APIRouter(tags=["service"])
 

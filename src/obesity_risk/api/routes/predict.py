@@ -24,9 +24,9 @@ from obesity_risk.api.schemas import BODY_ERRORS, BatchResponse, ErrorBody, Pred
 from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
 from obesity_risk.errors import StoreError
-from obesity_risk.inference import ExplainError, Predictor
 from obesity_risk.monitoring.idempotency import IdempotencyConflictError, Idempotent, fingerprint
 from obesity_risk.monitoring.store import PredictionStore, StoreBusyError
+from obesity_risk.serving.predictor import ExplainError, Predictor
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     **BODY_ERRORS,

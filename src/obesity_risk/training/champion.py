@@ -12,15 +12,16 @@ import mlflow
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from obesity_risk import __version__
+from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
 from obesity_risk.data import file_sha256
-from obesity_risk.explain import Explanation, mean_abs_contributions
 from obesity_risk.features import model_columns
-from obesity_risk.inference import ExplainError, Predictor
-from obesity_risk.models import model_card, registry
-from obesity_risk.models.card import CardFeatures, CardMetrics, ChampionSummary, ModelCard
-from obesity_risk.models.evaluation import (
+from obesity_risk.registry import card_page as model_card
+from obesity_risk.registry.card import CardFeatures, CardMetrics, ChampionSummary, ModelCard
+from obesity_risk.registry.client import LoadedModel
+from obesity_risk.serving.explain import Explanation, mean_abs_contributions
+from obesity_risk.serving.predictor import ExplainError, Predictor
+from obesity_risk.training.evaluation import (
     SliceMetrics,
     SplitMetrics,
     importance_figure,
@@ -28,10 +29,9 @@ from obesity_risk.models.evaluation import (
     slice_metrics,
     split_metrics,
 )
-from obesity_risk.models.promotion import decide
-from obesity_risk.models.registry import LoadedModel
-from obesity_risk.models.splits import TrainingData
-from obesity_risk.models.tune import StudyResult
+from obesity_risk.training.promotion import decide
+from obesity_risk.training.splits import TrainingData
+from obesity_risk.training.tune import StudyResult
 
 
 class Candidate(BaseModel):

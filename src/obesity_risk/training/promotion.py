@@ -7,12 +7,12 @@ import numpy as np
 from loguru import logger
 from pydantic import BaseModel, Field
 
+from obesity_risk import registry
 from obesity_risk.config import Settings
 from obesity_risk.errors import ModelNotFoundError, ObesityRiskError
-from obesity_risk.models import registry
-from obesity_risk.models.card import IntegrityError
-from obesity_risk.models.evaluation import SliceMetrics, slice_metrics
-from obesity_risk.models.splits import Labelled
+from obesity_risk.registry.card import IntegrityError
+from obesity_risk.training.evaluation import SliceMetrics, slice_metrics
+from obesity_risk.training.splits import Labelled
 
 
 class Decision(BaseModel):

@@ -23,7 +23,7 @@ from sklearn.preprocessing import (
 )
 
 from obesity_risk.formulas import OPS
-from obesity_risk.models.native import estimator_threads, native_proba, with_threads
+from obesity_risk.serving.native import estimator_threads, native_proba, with_threads
 
 SMALL_BATCH = 256  # below this many rows the single-threaded estimator copy is used
 

@@ -1,14 +1,6 @@
-"""MLflow registry client, model logging, alias promotion, verified loading and local export.
-
-:class:`Registry` carries the tracking URI explicitly: nothing here sets MLflow's process-global
-URI. The only fluent-API user, training, runs inside :func:`tracking_scope`, which sets the URI
-for the run and restores the previous state afterwards.
-
-Loading a model unpickles it, which executes code: every load first checks every file of the
-model against the manifest in its card (and the card's Ed25519 signature when a verify key is
-configured) and hands MLflow only a private copy of the verified bytes, see
-:mod:`obesity_risk.models.integrity`.
-"""
+"""The MLflow registry client and verified loading: every load checks every file of the model
+against its card (and the card's Ed25519 signature when a verify key is set) and unpickles only a
+private copy of the verified bytes (:mod:`obesity_risk.registry.integrity`)."""
 
 from __future__ import annotations
 
@@ -17,11 +9,8 @@ import hashlib
 import hmac
 import io
 import os
-import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -31,14 +20,13 @@ import mlflow.sklearn
 import pandas as pd
 from loguru import logger
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
-from mlflow.models.model import ModelInfo
 
 from obesity_risk import signing
 from obesity_risk.config import Settings
 from obesity_risk.errors import ModelNotFoundError, ObesityRiskError, TrackingError
-from obesity_risk.models.card import CARD_FILE, CARD_TAG, IntegrityError, ModelCard
-from obesity_risk.models.integrity import manifest, verified_copy
+from obesity_risk.registry.card import CARD_TAG, IntegrityError, ModelCard
+from obesity_risk.registry.compat import load_pickle
+from obesity_risk.registry.integrity import manifest, verified_copy
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -48,15 +36,6 @@ if TYPE_CHECKING:
 
 EXPORT_NAME = "champion"
 REFERENCE_FILE = "reference.parquet"
-_RUNTIME_PACKAGES = (
-    "scikit-learn",
-    "pandas",
-    "numpy",
-    "lightgbm",
-    "xgboost",
-    "catboost",
-    "cloudpickle",
-)
 
 
 class ArtifactStoreError(ObesityRiskError):
@@ -90,7 +69,8 @@ def redact(uri: str) -> str:
     return uri
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 300 characters), for one-line errors."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
@@ -129,13 +109,13 @@ def deserialize(model_dir: Path, card: ModelCard, settings: Settings) -> Any:
         ModelLoadError: the verified file cannot be loaded (a missing module, say).
     """
     with tempfile.TemporaryDirectory(prefix="obesity-risk-verified-") as tmp:
-        staged = verified_copy(Path(model_dir), card, Path(tmp) / "model", verify_key(settings))
+        pickled = verified_copy(Path(model_dir), card, Path(tmp) / "model", verify_key(settings))
         try:
-            return mlflow.sklearn.load_model(str(staged))
+            return load_pickle(pickled)
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # unpickling can raise anything (ImportError, AttributeError, EOFError, ...)
             raise ModelLoadError(
-                f"{model_dir}: cannot load the model: {type(exc).__name__}: {_first_line(exc)}"
+                f"{model_dir}: cannot load the model: {type(exc).__name__}: {first_line(exc)}"
             ) from exc
 
 
@@ -149,7 +129,7 @@ class Registry:
         self.client = mlflow.MlflowClient(self.uri, self.uri)
 
     def _error(self, exc: BaseException) -> TrackingError:
-        return TrackingError(f"registry {redact(self.uri)}: {_first_line(exc)}")
+        return TrackingError(f"registry {redact(self.uri)}: {first_line(exc)}")
 
     def version_for(self, alias: str) -> Any:
         """The model version behind ``alias``.
@@ -211,7 +191,7 @@ class Registry:
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 # botocore, requests, OS errors: the artifact store is down or the files gone
                 raise ArtifactStoreError(
-                    f"artifact store for {uri}: {type(exc).__name__}: {_first_line(exc)}"
+                    f"artifact store for {uri}: {type(exc).__name__}: {first_line(exc)}"
                 ) from exc
             pipeline = deserialize(Path(local), card, self.settings)
         return LoadedModel(pipeline, source, card, loaded_from=uri)
@@ -236,115 +216,6 @@ class Registry:
     def set_alias(self, alias: str, model_version: str) -> None:
         """Point ``alias`` at ``model_version``."""
         self.client.set_registered_model_alias(self.name, alias, model_version)
-
-
-@contextlib.contextmanager
-def tracking_scope(settings: Settings) -> Iterator[str]:
-    """MLflow's fluent API (``start_run``...) on the configured store for the ``with`` block;
-    the previous global URI and ``MLFLOW_TRACKING_URI`` are restored afterwards.
-
-    Raises:
-        TrackingError: the store cannot be reached (the message names the URI).
-    """
-    uri = settings.tracking_uri
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    utils = mlflow.tracking._tracking_service.utils  # pylint: disable=protected-access
-    previous, previous_env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")  # pylint: disable=protected-access
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield uri
-    finally:
-        mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous)
-        if previous_env is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = previous_env
-
-
-def experiment_id(settings: Settings) -> str:
-    """Create (or find) the configured experiment in the active tracking scope."""
-    try:
-        experiment = mlflow.get_experiment_by_name(settings.tracking.experiment)
-        if experiment is None:
-            return mlflow.create_experiment(
-                settings.tracking.experiment,
-                artifact_location=settings.artifact_location,
-                tags={"mlflow.experimentKind": "custom_model_development"},
-            )
-        return experiment.experiment_id
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        raise TrackingError(
-            f"tracking store {redact(settings.tracking_uri)} is unusable: {_first_line(exc)}"
-        ) from exc
-
-
-def pip_requirements() -> list[str]:
-    """Pinned runtime packages of the logged pipeline (skips MLflow's slow inference)."""
-    pins = []
-    for package in _RUNTIME_PACKAGES:
-        try:
-            pins.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:
-            continue
-    return pins
-
-
-def log_pipeline(pipeline: Any, X_example: pd.DataFrame, *, name: str = "model") -> ModelInfo:
-    """Log the fitted pipeline to the active run, with signature and input example."""
-    example = X_example.head(5)
-    signature = infer_signature(example, pipeline.predict(example))
-    return mlflow.sklearn.log_model(
-        pipeline,
-        name=name,
-        signature=signature,
-        input_example=example,
-        serialization_format="cloudpickle",
-        pip_requirements=pip_requirements(),
-    )
-
-
-def champion_uri(settings: Settings) -> str:
-    """``models:/<name>@<champion alias>``."""
-    return f"models:/{settings.tracking.registered_model}@{settings.tracking.champion_alias}"
-
-
-def export_local(
-    settings: Settings,
-    pipeline: Any,
-    X_example: pd.DataFrame,
-    card: ModelCard,
-    reference: pd.DataFrame | None = None,
-) -> Path:
-    """Save the champion under ``models/champion`` atomically: MLflow model, the monitoring
-    reference (training rows + predictions) and the (signed) card with the manifest of both."""
-    target = settings.models_dir / EXPORT_NAME
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".champion-", dir=settings.models_dir))
-    model_dir = staging / "model"
-    example = X_example.head(5)
-    mlflow.sklearn.save_model(
-        pipeline,
-        model_dir,
-        signature=infer_signature(example, pipeline.predict(example)),
-        input_example=example,
-        serialization_format="cloudpickle",
-        pip_requirements=pip_requirements(),
-    )
-    if reference is not None:
-        reference.to_parquet(model_dir / REFERENCE_FILE, index=False)
-    final = card.model_copy(update={"artifacts": manifest(model_dir)})
-    final = final.signed(signing_key(settings))
-    (model_dir / CARD_FILE).write_text(final.model_dump_json(indent=2))
-    old = None
-    if target.exists():
-        old = settings.models_dir / f".old-{EXPORT_NAME}-{os.getpid()}"
-        target.rename(old)
-    model_dir.rename(target)
-    shutil.rmtree(staging, ignore_errors=True)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
 
 
 def load_exported(settings: Settings) -> LoadedModel:
@@ -374,7 +245,7 @@ def load_reference(settings: Settings, model: LoadedModel) -> pd.DataFrame:
         )
     except Exception as exc:  # pylint: disable=broad-exception-caught
         raise ModelNotFoundError(
-            f"model {model.source} has no monitoring reference: {_first_line(exc)}"
+            f"model {model.source} has no monitoring reference: {first_line(exc)}"
         ) from exc
     return _verified_reference(Path(path), model)
 

@@ -1,13 +1,6 @@
-"""The ensemble champion: a weighted blend of the studies' best pipelines.
-
-Weights are fitted on out-of-fold probabilities (multiclass log-loss over the simplex), then
-optional per-class probability weights are tuned on the same out-of-fold predictions for
-accuracy (Optuna), then an optional calibration map (:mod:`calibration`) is kept only when it
-lowers the cross-fitted OOF log-loss. The result, :class:`BlendClassifier`, is one sklearn
-classifier holding its fitted member pipelines: it is logged, registered, exported and loaded
-like any pipeline, and the :class:`~obesity_risk.inference.Predictor` compiles each member
-(:class:`CompiledBlend`).
-"""
+"""Fitting the ensemble champion: weights on out-of-fold probabilities (multiclass log-loss over the
+simplex), optional per-class weights tuned for accuracy (Optuna), an optional calibration map
+kept only when it lowers the cross-fitted OOF log-loss."""
 
 from __future__ import annotations
 
@@ -19,35 +12,14 @@ import optuna
 import pandas as pd
 from pydantic import BaseModel
 from scipy.optimize import minimize
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 
-from obesity_risk.models.calibration import (
-    CalibrationChoice,
-    Calibrator,
-    calibrate,
-    choose_calibration,
-)
-from obesity_risk.models.evaluation import multiclass_log_loss
-from obesity_risk.models.fastpath import CompiledPipeline
+from obesity_risk.estimators.blend import BlendClassifier, blend, reweight
+from obesity_risk.estimators.calibration import Calibrator, calibrate
+from obesity_risk.training.calibration import CalibrationChoice, choose_calibration
+from obesity_risk.training.evaluation import multiclass_log_loss
 
 _EPS = 1e-15
-
-
-def blend(probas: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """Weighted average of probability matrices (weights sum to 1)."""
-    out = np.zeros_like(np.asarray(probas[0], dtype=np.float64))
-    for proba, weight in zip(probas, weights, strict=True):
-        out += weight * np.asarray(proba, dtype=np.float64)
-    return out
-
-
-def reweight(proba: np.ndarray, class_weights: Sequence[float] | None) -> np.ndarray:
-    """Probabilities times per-class weights, renormalized per row (None: unchanged)."""
-    if class_weights is None:
-        return proba
-    scaled = proba * np.asarray(class_weights, dtype=np.float64)
-    return scaled / scaled.sum(axis=1, keepdims=True)
 
 
 def fit_weights(probas: Sequence[np.ndarray], y: np.ndarray, classes: list[str]) -> list[float]:
@@ -166,78 +138,3 @@ def build_blend(
     )
     model.classes_ = np.asarray(classes, dtype=object)
     return model, calibrate(oof, calibrator)
-
-
-class BlendClassifier(ClassifierMixin, BaseEstimator):
-    """Weighted blend of fitted pipelines' probabilities, times optional class weights, through
-    an optional calibrator."""
-
-    def __init__(
-        self,
-        members: dict[str, Any] | None = None,
-        weights: dict[str, float] | None = None,
-        class_weights: list[float] | None = None,
-        calibrator: Calibrator | None = None,
-    ) -> None:
-        self.members = members
-        self.weights = weights
-        self.class_weights = class_weights
-        self.calibrator = calibrator
-
-    def fit(self, X: pd.DataFrame, y: pd.Series) -> BlendClassifier:
-        """Fit every member pipeline on ``X``, ``y`` (weights stay as given)."""
-        for pipeline in (self.members or {}).values():
-            pipeline.fit(X, y)
-        self.classes_ = self._first().classes_
-        return self
-
-    def _first(self) -> Any:
-        if not self.members:
-            raise ValueError("BlendClassifier has no members")
-        return next(iter(self.members.values()))
-
-    @property
-    def named_steps(self) -> dict[str, Any]:
-        """The first member's steps (the input guard is shared by every member)."""
-        return dict(self._first().named_steps)
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Blended, class-weighted, calibrated probabilities (columns in ``classes_`` order)."""
-        members, weights = self.members or {}, self.weights or {}
-        probas = [members[n].predict_proba(X) for n in weights]
-        mixed = reweight(blend(probas, list(weights.values())), self.class_weights)
-        return calibrate(mixed, getattr(self, "calibrator", None))
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Most probable class per row."""
-        return np.asarray(self.classes_)[np.argmax(self.predict_proba(X), axis=1)]
-
-
-class CompiledBlend:
-    """:class:`BlendClassifier` over each member's :class:`CompiledPipeline`."""
-
-    def __init__(self, model: BlendClassifier, n_threads: int = 2) -> None:
-        weights = model.weights or {}
-        members = model.members or {}
-        self.parts = [(CompiledPipeline(members[n], n_threads), w) for n, w in weights.items()]
-        self.class_weights = model.class_weights
-        self.calibrator = getattr(model, "calibrator", None)  # absent in older pickles
-        self.classes = np.asarray(model.classes_)
-
-    def unknown_counts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-        """Rows per categorical column not seen in training (the members share the data)."""
-        return self.parts[0][0].unknown_counts(records)
-
-    def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Class probabilities of records."""
-        probas = [part.predict_proba(records) for part, _ in self.parts]
-        return self._finish(probas)
-
-    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        """Class probabilities of a validated frame."""
-        probas = [part.predict_frame(frame) for part, _ in self.parts]
-        return self._finish(probas)
-
-    def _finish(self, probas: list[np.ndarray]) -> np.ndarray:
-        mixed = reweight(blend(probas, [w for _, w in self.parts]), self.class_weights)
-        return calibrate(mixed, self.calibrator)

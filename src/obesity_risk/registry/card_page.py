@@ -9,7 +9,7 @@ import uuid
 from html import escape
 from pathlib import Path
 
-from obesity_risk.models.card import ModelCard
+from obesity_risk.registry.card import ModelCard
 
 INTENDED_USE = (
     "A screening aid: it estimates an obesity-level category (7 classes, close to BMI bands)"

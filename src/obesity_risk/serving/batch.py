@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from obesity_risk.config import Settings
 from obesity_risk.data import pandera_schema, refuse_duplicate_columns
 from obesity_risk.errors import ClusterError, DataValidationError
-from obesity_risk.models.card import IntegrityError
+from obesity_risk.registry.card import IntegrityError
 
 PLUGIN = "obesity-risk-predictor"
 FILE = "_file"
@@ -69,8 +69,8 @@ class PredictorPlugin(WorkerPlugin):
         """Load, verify and pin the champion in this worker process."""
         del worker
         from obesity_risk.config import load_settings
-        from obesity_risk.inference import Predictor
-        from obesity_risk.models.registry import load_champion
+        from obesity_risk.registry.client import load_champion
+        from obesity_risk.serving.predictor import Predictor
 
         settings = load_settings()
         model = load_champion(settings)
@@ -267,7 +267,7 @@ def score_dask(
     workers on this machine, a shared volume otherwise)."""
     from dask import delayed
 
-    from obesity_risk.models.registry import load_champion
+    from obesity_risk.registry.client import load_champion
 
     champion = load_champion(settings)  # pinned: every worker must load this very model
     ddf = _read(source, settings)

@@ -10,18 +10,18 @@ import mlflow
 import numpy as np
 from sklearn.metrics import classification_report
 
+from obesity_risk import registry
 from obesity_risk.config import Settings
-from obesity_risk.models import registry
-from obesity_risk.models.champion import Candidate
-from obesity_risk.models.ensemble import BlendFit
-from obesity_risk.models.evaluation import (
+from obesity_risk.training.blending import BlendFit
+from obesity_risk.training.champion import Candidate
+from obesity_risk.training.evaluation import (
     SplitMetrics,
     confusion_figure,
     reliability,
     reliability_figure,
     split_metrics,
 )
-from obesity_risk.models.splits import TrainingData
+from obesity_risk.training.splits import TrainingData
 
 
 def held_out_metrics(

@@ -22,9 +22,9 @@ from obesity_risk.config import Settings
 from obesity_risk.config.settings import Budget, ModelFamily
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.features import build_pipeline
-from obesity_risk.models.card import StudyFigures
-from obesity_risk.models.families import clip_to_space, make_estimator, suggest
-from obesity_risk.models.splits import TrainingData
+from obesity_risk.registry.card import StudyFigures
+from obesity_risk.training.families import clip_to_space, make_estimator, suggest
+from obesity_risk.training.splits import TrainingData
 
 
 class NoCompletedTrialError(ObesityRiskError):

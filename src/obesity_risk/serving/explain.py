@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from obesity_risk.errors import ExplainError
-from obesity_risk.models.fastpath import CompiledPipeline
+from obesity_risk.serving.fastpath import CompiledPipeline
 
 
 class Explanation(BaseModel):

@@ -17,9 +17,9 @@ from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
 
 from obesity_risk.config import Settings
 from obesity_risk.config.training import Slice
-from obesity_risk.explain import Explanation, mean_abs_contributions
 from obesity_risk.features import EngineeredFeatures
-from obesity_risk.models.fastpath import needed_features
+from obesity_risk.serving.explain import Explanation, mean_abs_contributions
+from obesity_risk.serving.fastpath import needed_features
 
 _EPS = 1e-15
 

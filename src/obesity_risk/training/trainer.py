@@ -19,27 +19,26 @@ import mlflow
 import numpy as np
 from loguru import logger
 
-from obesity_risk import __version__
+from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
 from obesity_risk.config.settings import Budget
 from obesity_risk.data import file_sha256
 from obesity_risk.errors import ConfigError
 from obesity_risk.features import build_pipeline
-from obesity_risk.models import registry
-from obesity_risk.models.candidates import choose, measure, steps
-from obesity_risk.models.card import (
+from obesity_risk.registry.card import (
     StudySummary,
     TrainingSummary,
 )
-from obesity_risk.models.champion import Candidate, register_champion
-from obesity_risk.models.ensemble import BlendFit, build_blend, fit_blend
-from obesity_risk.models.evaluation import (
+from obesity_risk.training.blending import BlendFit, build_blend, fit_blend
+from obesity_risk.training.candidates import choose, measure, steps
+from obesity_risk.training.champion import Candidate, register_champion
+from obesity_risk.training.evaluation import (
     families_figure,
 )
-from obesity_risk.models.families import effective_family, make_estimator
-from obesity_risk.models.selection import select_features
-from obesity_risk.models.splits import TrainingData, load_training_data
-from obesity_risk.models.tune import NoCompletedTrialError, StudyResult, run_study
+from obesity_risk.training.families import effective_family, make_estimator
+from obesity_risk.training.selection import select_features
+from obesity_risk.training.splits import TrainingData, load_training_data
+from obesity_risk.training.tune import NoCompletedTrialError, StudyResult, run_study
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 

@@ -6,7 +6,7 @@ monitoring service and the reports read it back through :meth:`ModelCard.parse`.
 field is a validation error, never a silent ``None``.
 
 The card carries the SHA-256 of every file of the exported model (a manifest, checked before
-MLflow reads the folder: :mod:`obesity_risk.models.integrity`) and of the monitoring reference.
+MLflow reads the folder: :mod:`obesity_risk.registry.integrity`) and of the monitoring reference.
 With a signing key configured, training signs the card with Ed25519; consumers hold only the
 public key, refuse a card without a valid signature, and cannot sign one themselves. Whoever can
 write to the registry, the artifact store or ``models/`` but does not hold the private key

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from obesity_risk.config import Settings
 from obesity_risk.data import load_dataset
-from obesity_risk.inference import Predictor
-from obesity_risk.models.registry import load_champion
+from obesity_risk.registry.client import load_champion
+from obesity_risk.serving.predictor import Predictor
 
 
 def predict_file(

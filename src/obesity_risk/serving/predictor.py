@@ -22,12 +22,13 @@ from pydantic import TypeAdapter, ValidationError
 from obesity_risk.config import DataSchema, Settings
 from obesity_risk.data import validate_frame
 from obesity_risk.errors import DataValidationError, ExplainError
-from obesity_risk.explain import Explanation, explain_blend, explain_member, explanations
-from obesity_risk.models.card import ModelCard
-from obesity_risk.models.ensemble import BlendClassifier, CompiledBlend
-from obesity_risk.models.fastpath import CompiledPipeline, UnsupportedPipelineError
-from obesity_risk.models.registry import LoadedModel
+from obesity_risk.estimators.blend import BlendClassifier
 from obesity_risk.records import record_model
+from obesity_risk.registry.card import ModelCard
+from obesity_risk.registry.client import LoadedModel
+from obesity_risk.serving.compiled_blend import CompiledBlend
+from obesity_risk.serving.explain import Explanation, explain_blend, explain_member, explanations
+from obesity_risk.serving.fastpath import CompiledPipeline, UnsupportedPipelineError
 
 _MAX_LISTED = 10
 

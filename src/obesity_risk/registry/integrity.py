@@ -4,10 +4,10 @@ The card's ``artifacts`` is a manifest: the SHA-256 of every file of the model f
 the environment files, the pickle, the input example, the monitoring reference), ``card.json``
 itself aside. :func:`verified_copy` checks the card's signature, refuses symlinks, special files,
 files the manifest does not name and files it names but that are missing, and copies each file
-into a private folder while hashing exactly the bytes it copies. Only that copy is handed to
-MLflow, so a file swapped after the check is never read. The copied ``MLmodel`` is then checked
-for what makes MLflow run code before unpickling: a ``code`` folder (put on ``sys.path``) or a
-loader other than the sklearn flavour.
+into a private folder while hashing exactly the bytes it copies. Only that copy's pickle is
+unpickled, so a file swapped after the check is never read. The copied ``MLmodel`` is also checked
+for what would make MLflow run code before unpickling (a ``code`` folder it puts on ``sys.path``,
+a loader other than the sklearn flavour), so the folder is safe for MLflow's own tools too.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from obesity_risk.models.card import CARD_FILE, IntegrityError, ModelCard
+from obesity_risk.registry.card import CARD_FILE, IntegrityError, ModelCard
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -122,7 +122,8 @@ def verified_copy(
     """Check ``model_dir`` against ``card`` in full and copy it to ``dest`` (a new folder).
 
     Returns:
-        ``dest``, holding exactly the verified bytes (plus the card), safe to hand to MLflow.
+        The pickled model file in ``dest``, which holds exactly the verified bytes (plus the
+        card): the only file to unpickle.
 
     Raises:
         IntegrityError: bad signature, empty manifest, a file added, missing, changed or not
@@ -151,6 +152,6 @@ def verified_copy(
                 f"{source}: {relative} sha256 {actual[:12]}... differs from the card's"
                 f" {expected[:12]}... (refusing to deserialize it)"
             )
-    check_mlmodel(dest, card, source)
+    pickled = check_mlmodel(dest, card, source)
     (dest / CARD_FILE).write_text(card.model_dump_json(indent=2), encoding="utf-8")
-    return dest
+    return dest / pickled

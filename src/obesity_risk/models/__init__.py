@@ -1,1 +1,0 @@
-"""Model families, tuning, training and the registry."""

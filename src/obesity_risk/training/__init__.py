@@ -1,0 +1,2 @@
+"""Training: splits, tuning, selection, blending and calibration fitting, candidates,
+evaluation, promotion, the trainer. Nothing below it imports it."""
