@@ -46,13 +46,8 @@ def main() -> int:
     from obesity_risk.data import load_dataset
     from obesity_risk.estimators.blend import BlendClassifier
     from obesity_risk.features import build_pipeline
-    from obesity_risk.registry.card import ModelCard
-    from obesity_risk.registry.client import LoadedModel
     from obesity_risk.serving.predictor import Predictor
     from obesity_risk.training.families import effective_family, make_estimator
-
-    def make_loaded(pipeline, family: str = "lgbm") -> LoadedModel:
-        return LoadedModel(pipeline, "bench", ModelCard(name="obesity-risk", family=family))
 
     settings = load_settings(logging={"file": False})
     data = load_dataset(settings.path(settings.data.train_file), settings.data)
@@ -64,8 +59,8 @@ def main() -> int:
         members[name] = pipeline.fit(data.X, data.y)
     blend = BlendClassifier(members, WEIGHTS, None)
     blend.classes_ = members["lgbm"].classes_
-    single = Predictor(make_loaded(members["lgbm"]), settings.data, 1)
-    ensemble = Predictor(make_loaded(blend, family="ensemble"), settings.data, 1)
+    single = Predictor.from_pipeline(members["lgbm"], settings.data, 1, source="bench")
+    ensemble = Predictor.from_pipeline(blend, settings.data, 1, source="bench")
     records = single.validate_records(uci.X.head(RECORDS).to_dict(orient="records"))
     ms = {
         "single_predict": per_record(single.predict_records, records),

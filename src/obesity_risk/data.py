@@ -85,6 +85,39 @@ def validate_frame(
         raise DataValidationError(_describe(exc.failure_cases, source, len(frame))) from None
 
 
+def validate_rows(frame: pd.DataFrame, schema: DataSchema) -> tuple[pd.DataFrame, dict[Any, str]]:
+    """(the valid rows, coerced like the API's; ``{index: "column: reason; ..."}`` of the
+    others). One schema pass when every row is valid, the usual case.
+
+    Raises:
+        DataValidationError: a frame-level failure (a missing column): nothing can be scored.
+    """
+    checks = pandera_schema(schema, require_target=False, known_categories=True)
+    try:
+        return checks.validate(frame, lazy=True), {}
+    except SchemaErrors as exc:
+        failures = exc.failure_cases
+    per_row = failures[failures["index"].notna()]
+    if per_row.empty:  # a column-level failure only (a missing column...): nothing scores
+        raise DataValidationError(
+            "; ".join(f"{r.column}: {r.check}" for r in failures.itertuples())
+        ) from None
+    problems: dict[Any, list[str]] = {}
+    for row in per_row.itertuples():
+        reason = "missing value" if row.check == "not_nullable" else str(row.check)
+        problems.setdefault(int(row.index), []).append(
+            f"{row.column}: {reason} ({row.failure_case!r})"
+        )
+    good = frame.drop(index=list(problems))
+    try:  # column-level failures caused by the bad rows (a failed coercion) go with them
+        valid = checks.validate(good, lazy=True) if len(good) else good
+    except SchemaErrors as exc:
+        raise DataValidationError(
+            "; ".join(f"{r.column}: {r.check}" for r in exc.failure_cases.itertuples())
+        ) from None
+    return valid, {k: "; ".join(v) for k, v in problems.items()}
+
+
 def _describe(failures: pd.DataFrame, source: str, n_rows: int) -> str:
     lines = []
     missing = failures[failures["check"] == "column_in_dataframe"]["failure_case"].tolist()

@@ -29,11 +29,10 @@ from typing import Any
 
 import pandas as pd
 from distributed import WorkerPlugin, get_worker
-from pandera.errors import SchemaErrors
 from pydantic import BaseModel
 
 from obesity_risk.config import Settings
-from obesity_risk.data import pandera_schema, refuse_duplicate_columns
+from obesity_risk.data import refuse_duplicate_columns
 from obesity_risk.errors import ClusterError, DataValidationError
 from obesity_risk.registry.card import IntegrityError
 
@@ -84,39 +83,6 @@ class PredictorPlugin(WorkerPlugin):
         self.predictor = Predictor(model, settings.data, settings.batch.threads_per_worker)
 
 
-def validate_rows(frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[Any, str]]:
-    """(the valid rows, coerced like the API's; ``{index: "column: reason; ..."}`` of the
-    others). One schema pass when every row is valid, the usual case.
-
-    Raises:
-        DataValidationError: a frame-level failure (a missing column): nothing can be scored.
-    """
-    schema = pandera_schema(settings.data, require_target=False, known_categories=True)
-    try:
-        return schema.validate(frame, lazy=True), {}
-    except SchemaErrors as exc:
-        failures = exc.failure_cases
-    per_row = failures[failures["index"].notna()]
-    if per_row.empty:  # a column-level failure only (a missing column...): nothing scores
-        raise DataValidationError(
-            "; ".join(f"{r.column}: {r.check}" for r in failures.itertuples())
-        ) from None
-    problems: dict[Any, list[str]] = {}
-    for row in per_row.itertuples():
-        reason = "missing value" if row.check == "not_nullable" else str(row.check)
-        problems.setdefault(int(row.index), []).append(
-            f"{row.column}: {reason} ({row.failure_case!r})"
-        )
-    good = frame.drop(index=list(problems))
-    try:  # column-level failures caused by the bad rows (a failed coercion) go with them
-        valid = schema.validate(good, lazy=True) if len(good) else good
-    except SchemaErrors as exc:
-        raise DataValidationError(
-            "; ".join(f"{r.column}: {r.check}" for r in exc.failure_cases.itertuples())
-        ) from None
-    return valid, {k: "; ".join(v) for k, v in problems.items()}
-
-
 class PartResult(BaseModel):
     """What one partition's task did (small: the scored rows are already on disk)."""
 
@@ -136,15 +102,8 @@ def score_part(frame: pd.DataFrame, number: int, output: str) -> PartResult:
     frame = frame.reset_index(drop=True)
     file = str(frame[FILE].iloc[0]) if len(frame) and FILE in frame.columns else ""
     features = [c for c in settings.data.columns if c in frame.columns]
-    valid, problems = validate_rows(frame[features], settings)
-    out = (
-        predictor.predict_frame(valid).frame(index=valid.index)
-        if len(valid)
-        else pd.DataFrame(
-            {"prediction": pd.Series(dtype=object)}
-            | {f"proba_{c}": pd.Series(dtype=float) for c in predictor.classes}
-        )
-    )
+    valid, problems = predictor.validate_rows(frame[features])
+    out = predictor.predict_frame(valid).frame(index=valid.index)
     good = valid.index
     id_column = settings.data.id_column
     if id_column and id_column in frame.columns:

@@ -20,7 +20,7 @@ from loguru import logger
 from pydantic import TypeAdapter, ValidationError
 
 from obesity_risk.config import DataSchema, Settings
-from obesity_risk.data import validate_frame
+from obesity_risk.data import validate_frame, validate_rows
 from obesity_risk.errors import DataValidationError, ExplainError
 from obesity_risk.estimators.blend import BlendClassifier
 from obesity_risk.records import record_model
@@ -76,6 +76,17 @@ class Predictor:
         """A predictor with the configuration's schema and serving threads."""
         return cls(model, settings.data, settings.serving.model_threads)
 
+    @classmethod
+    def from_pipeline(
+        cls, pipeline: Any, schema: DataSchema, n_threads: int = 2, source: str = "in memory"
+    ) -> Predictor:
+        """A predictor of a fitted pipeline that is not (yet) registered: a candidate in
+        training, a notebook's experiment, a benchmark's reference model. Its card names no
+        version."""
+        family = "ensemble" if isinstance(pipeline, BlendClassifier) else "pipeline"
+        card = ModelCard(name="unregistered", family=family)
+        return cls(LoadedModel(pipeline, source, card), schema, n_threads)
+
     @property
     def card(self) -> ModelCard:
         """The model's card."""
@@ -109,6 +120,16 @@ class Predictor:
                 + (f"\n  ... and {more} more" if more > 0 else "")
             ) from None
 
+    def validate_rows(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[Any, str]]:
+        """Per-row validation for file scoring: the valid rows (coerced like the API's) and
+        ``{index: "column: reason; ..."}`` of the others. One schema pass when every row is
+        valid, the usual case.
+
+        Raises:
+            DataValidationError: a frame-level failure (a missing column): nothing can score.
+        """
+        return validate_rows(frame, self.schema)
+
     def validate_frame(self, frame: pd.DataFrame, source: str = "<frame>") -> pd.DataFrame:
         """A frame after the schema's checks (numeric columns as float64).
 
@@ -131,6 +152,8 @@ class Predictor:
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         """Score a validated frame (the fast path reads its columns without copying rows)."""
+        if not len(frame):
+            return self._predictions(np.zeros((0, len(self.classes))), {})
         unknown = self._unknown(frame)
         if self.compiled is not None:
             proba = self.compiled.predict_frame(frame)

@@ -18,7 +18,6 @@ from obesity_risk.data import file_sha256
 from obesity_risk.features import model_columns
 from obesity_risk.registry import card_page as model_card
 from obesity_risk.registry.card import CardFeatures, CardMetrics, ChampionSummary, ModelCard
-from obesity_risk.registry.client import LoadedModel
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.predictor import ExplainError, Predictor
 from obesity_risk.training.evaluation import (
@@ -29,7 +28,7 @@ from obesity_risk.training.evaluation import (
     slice_metrics,
     split_metrics,
 )
-from obesity_risk.training.promotion import decide
+from obesity_risk.training.promotion import decide, load_incumbent
 from obesity_risk.training.splits import TrainingData
 from obesity_risk.training.tune import StudyResult
 
@@ -57,8 +56,7 @@ def explain_sample(s: Settings, pipeline: Any, data: TrainingData) -> list[Expla
     """Every input column's contribution for up to ``EXPLAINED_ROWS`` validation rows (the
     global importance of the card and the MLflow plot); empty when the model has no path."""
     sample = data.validation.X.head(EXPLAINED_ROWS)
-    stub = ModelCard(name=s.tracking.registered_model, family="candidate")
-    predictor = Predictor(LoadedModel(pipeline, "training", stub), s.data, s.models.n_jobs)
+    predictor = Predictor.from_pipeline(pipeline, s.data, s.models.n_jobs, source="training")
     try:
         return predictor.explain_frame(sample, top=len(sample.columns) + 100)[1]
     except ExplainError:
@@ -154,7 +152,10 @@ def register_champion(
         card = card.model_copy(update={"reference": file_sha256(path)})
     version = reg.register(chosen.model_uri, card)
     card = reg.card_for(reg.client.get_model_version(reg.name, version))
-    decision = decide(s, chosen.validation.accuracy, val_slices, data.validation, version)
+    incumbent = load_incumbent(s, version)
+    decision = decide(
+        s, chosen.validation.accuracy, val_slices, data.validation, version, incumbent
+    )
     alias = s.tracking.champion_alias if decision.promote else s.tracking.challenger_alias
     reg.set_alias(alias, version)
     mlflow.log_metrics(

@@ -11,6 +11,8 @@ from obesity_risk import registry
 from obesity_risk.config import Settings
 from obesity_risk.errors import ModelNotFoundError, ObesityRiskError
 from obesity_risk.registry.card import IntegrityError
+from obesity_risk.registry.client import LoadedModel
+from obesity_risk.serving.predictor import Predictor
 from obesity_risk.training.evaluation import SliceMetrics, slice_metrics
 from obesity_risk.training.splits import Labelled
 
@@ -52,27 +54,37 @@ def gate_failures(
     return failures
 
 
+def load_incumbent(settings: Settings, new_version: str) -> LoadedModel | None:
+    """The current champion to compare with, or None (none yet, or it cannot be loaded: then
+    the challenger may replace it, and the reason is logged)."""
+    try:
+        return registry.Registry(settings).load()
+    except ModelNotFoundError:
+        return None
+    except (IntegrityError, registry.ModelLoadError, registry.ArtifactStoreError) as exc:
+        logger.warning(
+            "current champion cannot be loaded ({}); v{} may replace it", exc, new_version
+        )
+        return None
+
+
 def decide(
     settings: Settings,
     accuracy: float,
     slices: list[SliceMetrics],
     validation: Labelled,
     new_version: str,
+    incumbent: LoadedModel | None,
 ) -> Decision:
-    """Gate the challenger, then compare it with the champion on the same validation rows."""
-    incumbent = None
-    try:
-        incumbent = registry.Registry(settings).load()
-    except ModelNotFoundError:
-        pass
-    except (IntegrityError, registry.ModelLoadError, registry.ArtifactStoreError) as exc:
-        logger.warning(
-            "current champion cannot be loaded ({}); v{} may replace it", exc, new_version
-        )
+    """Gate the challenger, then compare it with ``incumbent`` (scored through the one
+    inference contract) on the same validation rows."""
     old_accuracy = old_slices = None
     if incumbent is not None:
         try:
-            predicted = incumbent.pipeline.predict(validation.X)
+            predicted = np.asarray(
+                Predictor.configured(incumbent, settings).predict_frame(validation.X).labels,
+                dtype=object,
+            )
             old_accuracy = float(np.mean(predicted == validation.y.to_numpy()))
             old_slices = slice_metrics(validation.X, validation.y, predicted, settings)
         except (ValueError, KeyError, TypeError, ObesityRiskError) as exc:
