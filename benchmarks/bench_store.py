@@ -34,7 +34,7 @@ MODES = ("normal", "full")
 
 def commit_cost(tmp: Path, mode: str, writes: int) -> float:
     """Median seconds of one single-row write (its own commit) in ``mode``."""
-    from obesity_risk.config.settings import StoreConfig
+    from obesity_risk.config.sections import StoreConfig
     from obesity_risk.monitoring.store import PredictionStore
 
     store = PredictionStore(

@@ -27,7 +27,7 @@ WORKER = textwrap.dedent(
     """
     import json, sys, time
     from obesity_risk.config import load_settings
-    from obesity_risk.config.settings import ParamSpace
+    from obesity_risk.config.schema import ParamSpace
     from obesity_risk.data import load_dataset, sample_stratified
     from obesity_risk.training.families import effective_family
     from obesity_risk.training.splits import TrainingData

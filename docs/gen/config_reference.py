@@ -30,8 +30,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from obesity_risk.config import Settings, load_settings
-from obesity_risk.config import settings as settings_module
+from obesity_risk.config import Settings, load_settings, loader
 
 MAX_VALUE = 70  # longer values are cut (the packaged YAML file has the whole of them)
 ROOT_TEXT = str(
@@ -78,7 +77,7 @@ def yaml_comments() -> dict[tuple[str, ...], str]:
     """The packaged YAML files' comments per key path: the comment lines right above a key,
     its trailing comment and the comment lines continuing it (indented further)."""
     found: dict[tuple[str, ...], str] = {}
-    for path in sorted(settings_module.CONFIG_DIR.glob("*.yaml")):
+    for path in sorted(loader.CONFIG_DIR.glob("*.yaml")):
         stack: list[tuple[int, str]] = []
         above: list[str] = []
         last: tuple[tuple[str, ...], int] | None = None  # key whose trailing comment may continue
@@ -213,8 +212,8 @@ def packaged_only():
     saved = {
         k: os.environ.pop(k)
         for k in list(os.environ)
-        if k.startswith(settings_module.ENV_PREFIX)
-        or k in (settings_module.ENV_CONFIG, "MLFLOW_TRACKING_URI")
+        if k.startswith(loader.ENV_PREFIX)
+        or k in (loader.ENV_CONFIG, "MLFLOW_TRACKING_URI")
     }
     try:
         yield
@@ -224,7 +223,7 @@ def packaged_only():
 
 def files_by_section() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for path in sorted(settings_module.CONFIG_DIR.glob("*.yaml")):
+    for path in sorted(loader.CONFIG_DIR.glob("*.yaml")):
         tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for key in tree:
             out.setdefault(key, []).append(path.name)

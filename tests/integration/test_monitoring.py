@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
-from obesity_risk.config.settings import DriftRule
+from obesity_risk.config.sections import DriftRule
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
 from obesity_risk.monitoring import reports

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from obesity_risk.config import load_settings
-from obesity_risk.config.settings import CONFIG_DIR
+from obesity_risk.config.loader import CONFIG_DIR
 from obesity_risk.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import log_loss
 
 from obesity_risk.config import load_settings
-from obesity_risk.config.training import Slice
+from obesity_risk.config.stages import Slice
 from obesity_risk.training.evaluation import (
     expected_calibration_error,
     multiclass_log_loss,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from obesity_risk.config.settings import StoreConfig
+from obesity_risk.config.sections import StoreConfig
 from obesity_risk.errors import StoreError
 from obesity_risk.monitoring.store import PredictionStore, StoreBusyError
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
-from obesity_risk.config.settings import StoreConfig
+from obesity_risk.config.sections import StoreConfig
 from obesity_risk.errors import StoreError
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from loguru import logger
 
-from obesity_risk.config.settings import DriftRule, MonitoringConfig
+from obesity_risk.config.sections import DriftRule, MonitoringConfig
 
 
 def lookup(metrics: dict[str, Any], path: str) -> float | None:

@@ -32,7 +32,7 @@ import orjson
 import sqlalchemy as sa
 from loguru import logger
 
-from obesity_risk.config.settings import StoreConfig
+from obesity_risk.config.sections import StoreConfig
 from obesity_risk.errors import StoreError
 from obesity_risk.monitoring.database import as_utc, make_engine, safe_url
 from obesity_risk.monitoring.idempotency import (

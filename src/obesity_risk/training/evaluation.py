@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
 
 from obesity_risk.config import Settings
-from obesity_risk.config.training import Slice
+from obesity_risk.config.stages import Slice
 from obesity_risk.features import EngineeredFeatures
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.fastpath import needed_features

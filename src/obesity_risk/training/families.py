@@ -7,7 +7,8 @@ from typing import Any
 
 import optuna
 
-from obesity_risk.config.settings import Budget, ModelFamily, ParamSpace, Settings
+from obesity_risk.config import Settings
+from obesity_risk.config.schema import Budget, ModelFamily, ParamSpace
 from obesity_risk.errors import ConfigError
 from obesity_risk.estimators.encoded import EncodedTargetClassifier
 

@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from obesity_risk.config import Settings
-from obesity_risk.config.settings import Budget
+from obesity_risk.config.schema import Budget
 from obesity_risk.features import build_pipeline, model_columns
 from obesity_risk.training.families import clip_to_space, effective_family, make_estimator
 from obesity_risk.training.splits import TrainingData

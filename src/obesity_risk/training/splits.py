@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from obesity_risk.config import Settings
-from obesity_risk.config.settings import Budget
+from obesity_risk.config.schema import Budget
 from obesity_risk.data import Dataset, load_dataset, sample_stratified
 
 Fold = tuple[np.ndarray, np.ndarray]

@@ -21,7 +21,7 @@ from loguru import logger
 
 from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
-from obesity_risk.config.settings import Budget
+from obesity_risk.config.schema import Budget
 from obesity_risk.data import file_sha256
 from obesity_risk.errors import ConfigError
 from obesity_risk.features import build_pipeline

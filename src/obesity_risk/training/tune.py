@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from obesity_risk.config import Settings
-from obesity_risk.config.settings import Budget, ModelFamily
+from obesity_risk.config.schema import Budget, ModelFamily
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.features import build_pipeline
 from obesity_risk.registry.card import StudyFigures

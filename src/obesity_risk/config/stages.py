@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from obesity_risk.config.base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnsembleConfig(_Strict):
+class EnsembleConfig(Strict):
     """A blend of the studies' best pipelines, weighted on out-of-fold probabilities."""
 
     enabled: bool = True
@@ -27,7 +25,7 @@ class EnsembleConfig(_Strict):
     calibration_max_accuracy_drop: float = Field(0.001, ge=0.0, le=1.0)
 
 
-class Slice(_Strict):
+class Slice(Strict):
     """A subgroup: rows whose ``column`` equals one of its values, or falls in a numeric band.
 
     ``bins`` are band edges (left-closed); a column not in the data but computed by an
@@ -43,7 +41,7 @@ class Slice(_Strict):
         return self
 
 
-class GateConfig(_Strict):
+class GateConfig(Strict):
     """Promotion quality gate, checked on the validation split against the current champion."""
 
     min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
@@ -51,7 +49,7 @@ class GateConfig(_Strict):
     min_slice_rows: int = Field(30, ge=1)  # smaller slices are reported, not gated
 
 
-class EvaluationConfig(_Strict):
+class EvaluationConfig(Strict):
     """Slices, calibration and the gate."""
 
     slices: list[Slice] = Field(default_factory=list)
@@ -59,7 +57,7 @@ class EvaluationConfig(_Strict):
     gate: GateConfig = GateConfig()
 
 
-class BatchConfig(_Strict):
+class BatchConfig(Strict):
     """``obesity-risk predict --engine dask``: the LocalCluster started when no scheduler is
     given, and how input files are cut into partitions."""
 

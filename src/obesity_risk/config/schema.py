@@ -1,0 +1,215 @@
+"""The dataset's schema, the engineered features and the model families, budgets and search
+spaces: what the data looks like and what is trained on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from obesity_risk.config.base import Strict
+from obesity_risk.formulas import OPS
+
+
+# ----------------------------------------------------------------------------- data schema
+class NumericColumn(Strict):
+    """A numeric feature with an optional valid range (inclusive)."""
+
+    type: Literal["numeric"]
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> NumericColumn:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class CategoricalColumn(Strict):
+    """A categorical feature with its allowed values (in order when ``ordered``)."""
+
+    type: Literal["categorical"]
+    categories: list[str] = Field(min_length=1)
+    ordered: bool = False
+    nullable: bool = False
+    description: str = ""
+
+    @field_validator("categories")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("categories must be unique")
+        return value
+
+
+ColumnSpec = Annotated[NumericColumn | CategoricalColumn, Field(discriminator="type")]
+
+
+class DataSchema(Strict):
+    """Where the data is and what it must look like."""
+
+    train_file: Path
+    external_file: Path | None = None
+    id_column: str | None = None
+    target: str
+    classes: list[str] = Field(min_length=2)
+    validation_size: float = Field(0.15, gt=0.0, lt=0.9)  # promotion, gate, blend check
+    test_size: float = Field(0.1, ge=0.0, lt=0.5)  # untouched: reported, never selected on
+    # the external (original) file: none | validate (scored, optimistic: it is the source of
+    # the synthetic rows) | augment (added to training folds only, repeated external_repeat x)
+    external_usage: Literal["none", "validate", "augment"] = "validate"
+    external_repeat: int = Field(1, ge=1, le=10)
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+    example: dict[str, Any] | None = None  # one valid record: API docs and the form's defaults
+
+    @field_validator("classes")
+    @classmethod
+    def _unique_classes(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("classes must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _splits_leave_training_rows(self) -> DataSchema:
+        if self.test_size + self.validation_size >= 0.9:
+            raise ValueError(
+                f"test_size ({self.test_size}) + validation_size ({self.validation_size}) must"
+                " leave at least 10% of the rows for training"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _target_not_a_feature(self) -> DataSchema:
+        if self.target in self.columns:
+            raise ValueError(f"target {self.target!r} must not also be listed in columns")
+        return self
+
+    @property
+    def numeric(self) -> list[str]:
+        """Numeric feature names, in schema order."""
+        return [n for n, c in self.columns.items() if isinstance(c, NumericColumn)]
+
+    @property
+    def categorical(self) -> list[str]:
+        """Categorical feature names, in schema order."""
+        return [n for n, c in self.columns.items() if isinstance(c, CategoricalColumn)]
+
+
+# ----------------------------------------------------------------------------- features
+class EngineeredFeature(Strict):
+    """One engineered column: ``name = op(inputs, params)``."""
+
+    name: str
+    op: str
+    inputs: dict[str, str] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class FeatureConfig(Strict):
+    """Engineered features and per-type preprocessing."""
+
+    engineered: list[EngineeredFeature] = Field(default_factory=list)
+    selected: list[str] | None = None
+    numeric_scaler: Literal["standard", "none"] = "standard"
+    nominal_encoder: Literal["onehot", "ordinal"] = "onehot"
+
+    @field_validator("engineered")
+    @classmethod
+    def _known_ops(cls, value: list[EngineeredFeature]) -> list[EngineeredFeature]:
+        names = [f.name for f in value]
+        if len(set(names)) != len(names):
+            raise ValueError("engineered feature names must be unique")
+        for feat in value:
+            if feat.op not in OPS:
+                raise ValueError(f"{feat.name}: unknown op {feat.op!r}; known: {sorted(OPS)}")
+            missing = set(OPS[feat.op].inputs) - set(feat.inputs)
+            extra = set(feat.inputs) - set(OPS[feat.op].inputs)
+            if missing or extra:
+                raise ValueError(
+                    f"{feat.name}: op {feat.op!r} takes inputs {list(OPS[feat.op].inputs)}"
+                    f" (missing {sorted(missing)}, unexpected {sorted(extra)})"
+                )
+        return value
+
+
+# ----------------------------------------------------------------------------- models
+class ParamSpace(Strict):
+    """One hyper-parameter's search distribution (Optuna ``suggest_*``)."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ParamSpace:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("categorical parameter needs non-empty 'choices'")
+        elif self.low is None or self.high is None or self.low > self.high:
+            raise ValueError(f"{self.type} parameter needs low <= high")
+        return self
+
+
+class ModelFamily(Strict):
+    """An estimator class, its fixed parameters and its search space."""
+
+    estimator: str
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    seed_param: str | None = "random_state"
+    threads_param: str | None = "n_jobs"
+    space: dict[str, ParamSpace] = Field(default_factory=dict)
+    warm_start: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Budget(Strict):
+    """How much work one ``train`` run does."""
+
+    families: list[str] = Field(min_length=1)
+    n_trials: dict[str, int] = Field(default_factory=dict)
+    timeout_s: dict[str, float] = Field(default_factory=dict)
+    trial_timeout_s: float | None = Field(None, gt=0)
+    cv_folds: int = Field(5, ge=2)
+    sample_rows: int | None = Field(None, ge=100)
+    warm_start: bool = True
+    feature_selection: bool = False
+    space_overrides: dict[str, dict[str, ParamSpace]] = Field(default_factory=dict)
+    fixed_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class PrunerConfig(Strict):
+    """Optuna MedianPruner settings: prunes a trial whose running fold mean is below median."""
+
+    n_startup_trials: int = Field(3, ge=0)
+    n_warmup_steps: int = Field(1, ge=0)
+
+
+class ModelsConfig(Strict):
+    """Model families, budgets and the tuning objective."""
+
+    metric: Literal["accuracy", "f1_macro"] = "accuracy"
+    n_jobs: int = Field(2, ge=1)
+    pruner: PrunerConfig = PrunerConfig()
+    families: dict[str, ModelFamily] = Field(min_length=1)
+    budgets: dict[str, Budget] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _budgets_name_known_families(self) -> ModelsConfig:
+        for name, budget in self.budgets.items():
+            named = (
+                set(budget.families)
+                | set(budget.n_trials)
+                | set(budget.timeout_s)
+                | set(budget.space_overrides)
+                | set(budget.fixed_overrides)
+            )
+            unknown = named - set(self.families)
+            if unknown:
+                raise ValueError(f"budget {name!r} names unknown families {sorted(unknown)}")
+        return self
