@@ -15,8 +15,7 @@ from obesity_risk.features import build_pipeline
 from obesity_risk.serving.predictor import Predictor
 from obesity_risk.training.blending import BlendFit, fit_blend, fit_weights
 from obesity_risk.training.calibration import CalibrationChoice, choose_calibration
-from obesity_risk.training.candidates import choose, steps
-from obesity_risk.training.champion import Candidate
+from obesity_risk.training.candidates import Candidate, choose, steps
 from obesity_risk.training.evaluation import SliceMetrics, SplitMetrics
 from obesity_risk.training.families import effective_family, make_estimator
 from obesity_risk.training.promotion import gate_failures

@@ -47,7 +47,8 @@ _RUNTIME_PACKAGES = (
 @contextlib.contextmanager
 def tracking_scope(settings: Settings) -> Iterator[str]:
     """MLflow's fluent API (``start_run``...) on the configured store for the ``with`` block;
-    the previous global URI and ``MLFLOW_TRACKING_URI`` are restored afterwards.
+    the previous tracking and registry URIs (and their environment variables, which MLflow
+    sets) are restored afterwards, through MLflow's public API only.
 
     Raises:
         TrackingError: the store cannot be reached (the message names the URI).
@@ -55,17 +56,24 @@ def tracking_scope(settings: Settings) -> Iterator[str]:
     uri = settings.tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    utils = mlflow.tracking._tracking_service.utils  # pylint: disable=protected-access
-    previous, previous_env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")  # pylint: disable=protected-access
+    tracking = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    tracking_env = os.environ.get("MLFLOW_TRACKING_URI")
+    registry_env = os.environ.get("MLFLOW_REGISTRY_URI")  # set_registry_uri mirrors it here
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield uri
     finally:
-        mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous)
-        if previous_env is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = previous_env
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry_env)
+        for name, value in (
+            ("MLFLOW_TRACKING_URI", tracking_env),
+            ("MLFLOW_REGISTRY_URI", registry_env),
+        ):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def experiment_id(settings: Settings) -> str:

@@ -8,12 +8,12 @@ from typing import Any
 
 import mlflow
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import classification_report
 
 from obesity_risk import registry
 from obesity_risk.config import Settings
 from obesity_risk.training.blending import BlendFit
-from obesity_risk.training.champion import Candidate
 from obesity_risk.training.evaluation import (
     SplitMetrics,
     confusion_figure,
@@ -22,6 +22,22 @@ from obesity_risk.training.evaluation import (
     split_metrics,
 )
 from obesity_risk.training.splits import TrainingData
+
+
+class Candidate(BaseModel):
+    """A fitted model that may become champion, with its figures on every split."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str  # a family, or "ensemble"
+    pipeline: Any
+    oof: np.ndarray
+    cv: SplitMetrics
+    validation: SplitMetrics
+    test: SplitMetrics | None
+    params: dict[str, Any]
+    run_id: str
+    model_uri: str
 
 
 def held_out_metrics(

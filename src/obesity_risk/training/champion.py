@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
@@ -20,9 +18,9 @@ from obesity_risk.registry import card_page as model_card
 from obesity_risk.registry.card import CardFeatures, CardMetrics, ChampionSummary, ModelCard
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.predictor import ExplainError, Predictor
+from obesity_risk.training.candidates import Candidate
 from obesity_risk.training.evaluation import (
     SliceMetrics,
-    SplitMetrics,
     importance_figure,
     reference_frame,
     slice_metrics,
@@ -31,23 +29,6 @@ from obesity_risk.training.evaluation import (
 from obesity_risk.training.promotion import decide, load_incumbent
 from obesity_risk.training.splits import TrainingData
 from obesity_risk.training.tune import StudyResult
-
-
-class Candidate(BaseModel):
-    """A fitted model that may become champion, with its figures on every split."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    name: str  # a family, or "ensemble"
-    pipeline: Any
-    oof: np.ndarray
-    cv: SplitMetrics
-    validation: SplitMetrics
-    test: SplitMetrics | None
-    params: dict[str, Any]
-    run_id: str
-    model_uri: str
-
 
 EXPLAINED_ROWS = 300
 

@@ -30,8 +30,8 @@ from obesity_risk.registry.card import (
     TrainingSummary,
 )
 from obesity_risk.training.blending import BlendFit, build_blend, fit_blend
-from obesity_risk.training.candidates import choose, measure, steps
-from obesity_risk.training.champion import Candidate, register_champion
+from obesity_risk.training.candidates import Candidate, choose, measure, steps
+from obesity_risk.training.champion import register_champion
 from obesity_risk.training.evaluation import (
     families_figure,
 )

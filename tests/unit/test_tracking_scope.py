@@ -1,0 +1,46 @@
+"""tracking_scope leaves MLflow's process-global state as it found it (tracking and registry
+URIs kept apart, environment variables included)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mlflow
+
+from obesity_risk.config import load_settings
+from obesity_risk.registry.publish import tracking_scope
+
+
+def _settings(tmp_path: Path):
+    return load_settings(logging={"file": False}, tracking={"uri": f"sqlite:///{tmp_path}/m.db"})
+
+
+def test_an_unset_state_is_unset_again(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    with tracking_scope(_settings(tmp_path)) as uri:
+        assert mlflow.get_tracking_uri() == uri == mlflow.get_registry_uri()
+    assert not mlflow.is_tracking_uri_set()
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+
+
+def test_separate_tracking_and_registry_uris_come_back_as_they_were(
+    tmp_path: Path, monkeypatch
+) -> None:
+    tracking, registry = f"sqlite:///{tmp_path}/t.db", f"sqlite:///{tmp_path}/r.db"
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry)
+    try:
+        with tracking_scope(_settings(tmp_path)):
+            pass
+        assert mlflow.get_tracking_uri() == tracking
+        assert mlflow.get_registry_uri() == registry  # not the old tracking URI
+        assert os.environ["MLFLOW_TRACKING_URI"] == tracking
+        assert os.environ["MLFLOW_REGISTRY_URI"] == registry
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+        monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
