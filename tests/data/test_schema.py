@@ -11,7 +11,7 @@ import pytest
 from obesity_risk.config import Settings
 from obesity_risk.data import load_dataset, read_csv, sample_stratified, split, validate_frame
 from obesity_risk.errors import DataValidationError
-from tests.conftest import TRAIN_CSV, UCI_CSV
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 
 
 def write(tmp_path: Path, frame: pd.DataFrame, name: str = "bad.csv") -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.conftest import free_port
+from tests.helpers.net import free_port
 
 
 def _parent(proc: Path) -> int | None:

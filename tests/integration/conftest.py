@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.conftest import free_port
-from tests.integration.pg import PostgresServer
-
-AWS_TEST_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+from obesity_risk.data import load_dataset
+from obesity_risk.registry.publish import export_local
+from tests.helpers.aws import AWS_TEST_ENV
+from tests.helpers.models import make_card
+from tests.helpers.net import free_port
+from tests.helpers.paths import UCI_CSV
+from tests.helpers.pg import PostgresServer
+from tests.helpers.settings import quiet_settings
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in AWS_TEST_ENV.items():
         monkeypatch.setenv(key, value)
     return AWS_TEST_ENV
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
+    """A verified export of the small pipeline, read with ``serving.model_source: local``."""
+    tmp = tmp_path_factory.mktemp("batch")
+    settings = quiet_settings(tmp)
+    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
+    export_local(settings, small_pipeline, uci.X, make_card("9"))
+    return settings, tmp

@@ -18,10 +18,9 @@ from obesity_risk.data import load_dataset
 from obesity_risk.errors import ModelNotFoundError
 from obesity_risk.monitoring.store import PredictionStore
 from obesity_risk.registry.client import LoadedModel
-from tests.conftest import UCI_CSV, isolated_paths, make_loaded
-
-TOKEN = "test-admin-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from tests.helpers.api import AUTH, TOKEN, record
+from tests.helpers.models import make_loaded
+from tests.helpers.paths import UCI_CSV, isolated_paths
 
 
 @pytest.fixture
@@ -52,13 +51,6 @@ def client(api_settings: Settings, loaded: LoadedModel):
 def uci():
     settings = load_settings(logging={"file": False})
     return load_dataset(UCI_CSV, settings.data, labelled=None)
-
-
-def record(uci, i: int = 0) -> dict:
-    return {
-        k: (float(v) if isinstance(v, (int, float, np.number)) else v)
-        for k, v in uci.X.iloc[i].items()
-    }
 
 
 # ----------------------------------------------------------------------------- predict

@@ -23,7 +23,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
-from tests.conftest import isolated_paths, make_loaded
+from tests.helpers.models import make_loaded
+from tests.helpers.paths import isolated_paths
 
 pytestmark = pytest.mark.slow
 CASES: list[str] = []

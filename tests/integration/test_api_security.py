@@ -12,14 +12,15 @@ from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.errors import ConfigError
 from obesity_risk.monitoring.store import PredictionStore
-from tests.conftest import isolated_paths, make_loaded
-from tests.integration.test_api import AUTH, TOKEN, record
+from tests.helpers.api import AUTH, TOKEN, record
+from tests.helpers.models import make_loaded
+from tests.helpers.paths import isolated_paths
 
 
 @pytest.fixture(scope="module")
 def uci():
     from obesity_risk.data import load_dataset
-    from tests.conftest import UCI_CSV
+    from tests.helpers.paths import UCI_CSV
 
     return load_dataset(UCI_CSV, load_settings(logging={"file": False}).data, labelled=None)
 

@@ -16,37 +16,16 @@ import pandas as pd
 import pytest
 
 from obesity_risk.config import load_settings
-from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
 from obesity_risk.registry.client import load_champion
-from obesity_risk.registry.publish import export_local
 from obesity_risk.serving.batch import score_dask
 from obesity_risk.serving.predictor import Predictor
-from tests.conftest import TRAIN_CSV, UCI_CSV, free_port, isolated_paths, make_card
-from tests.integration.test_cli import cli, tmp_env
+from tests.helpers.batch import DASK, environment
+from tests.helpers.cli import cli, tmp_env
+from tests.helpers.net import free_port
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 
 pytestmark = pytest.mark.slow
-DASK = str(Path(sys.executable).with_name("dask"))
-
-
-def environment(tmp: Path, blocksize: str = "64KB") -> dict[str, str]:
-    """The configuration of the client and of every worker: workers read their own environment
-    (nothing but the pinned model hash travels with a job)."""
-    return tmp_env(tmp) | {
-        "OBESITY_RISK__SERVING__MODEL_SOURCE": "local",
-        "OBESITY_RISK__BATCH__BLOCKSIZE": blocksize,
-        "OBESITY_RISK__LOGGING__FILE": "false",
-    }
-
-
-@pytest.fixture(scope="module")
-def champion(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
-    """A verified export of the small pipeline, read with ``serving.model_source: local``."""
-    tmp = tmp_path_factory.mktemp("batch")
-    settings = load_settings(paths=isolated_paths(tmp), logging={"file": False})
-    uci = load_dataset(UCI_CSV, settings.data, labelled=None)
-    export_local(settings, small_pipeline, uci.X, make_card("9"))
-    return settings, tmp
 
 
 def with_bad_rows(path: Path) -> pd.DataFrame:

@@ -16,7 +16,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
-from tests.conftest import free_port, isolated_paths, make_loaded, wait_http_ok
+from tests.helpers.models import make_loaded
+from tests.helpers.net import free_port, wait_http_ok
+from tests.helpers.paths import isolated_paths
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +136,7 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
     from obesity_risk.monitoring import reports
     from obesity_risk.monitoring.rules import evaluate
     from obesity_risk.training.evaluation import reference_frame
-    from tests.conftest import TRAIN_CSV, UCI_CSV
+    from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 
     settings = load_settings(logging={"file": False})
     train = load_dataset(TRAIN_CSV, settings.data)

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import TRAIN_CSV, isolated_paths
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
-    base["OBESITY_RISK__LOGGING__FILE"] = "false"
-    return subprocess.run(
-        [sys.executable, "-m", "obesity_risk.cli", *args],
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def tmp_env(tmp_path: Path) -> dict[str, str]:
-    return {f"OBESITY_RISK__PATHS__{k.upper()}": v for k, v in isolated_paths(tmp_path).items()}
+from tests.helpers.cli import cli, tmp_env
+from tests.helpers.paths import TRAIN_CSV
 
 
 def test_help_lists_the_stages() -> None:

@@ -222,7 +222,7 @@ def test_api_database_init_script_creates_its_own_role(tmp_path: Path) -> None:
     """docker/postgres-init-api.sh on a real PostgreSQL: the API's role owns its database and
     the prediction log works through it."""
     from obesity_risk.monitoring.store import PredictionStore
-    from tests.integration.pg import PostgresServer
+    from tests.helpers.pg import PostgresServer
 
     server = PostgresServer().start()
     try:

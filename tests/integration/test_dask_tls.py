@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from obesity_risk.dask_tls import dask_environment, make_certificates
-from tests.conftest import UCI_CSV, free_port
-from tests.integration.test_batch import DASK, champion, environment  # noqa: F401 (fixture)
-from tests.integration.test_cli import cli
+from tests.helpers.batch import DASK, environment
+from tests.helpers.cli import cli
+from tests.helpers.net import free_port
+from tests.helpers.paths import UCI_CSV
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen([DASK, *args], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
 
 
-def test_the_batch_cluster_speaks_mutual_tls_only(champion, tmp_path: Path) -> None:  # noqa: F811
+def test_the_batch_cluster_speaks_mutual_tls_only(champion, tmp_path: Path) -> None:
     _, tmp = champion
     certs = make_certificates(tmp_path / "certs")
     assert oct((certs / "key.pem").stat().st_mode)[-3:] == "600"

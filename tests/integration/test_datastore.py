@@ -11,8 +11,8 @@ import pytest
 from obesity_risk.config import load_settings
 from obesity_risk.data import file_sha256
 from obesity_risk.datastore import DatastoreError, pull, push
-from tests.conftest import RAW
-from tests.integration.test_cli import cli
+from tests.helpers.cli import cli
+from tests.helpers.paths import RAW
 
 pytestmark = pytest.mark.slow
 

@@ -4,13 +4,8 @@ by itself when the fault does, without a restart. Prediction log on SQLite and P
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +15,10 @@ import pytest
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.publish import export_local
-from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
+from tests.helpers.models import make_card
+from tests.helpers.net import free_port
+from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.servers import assert_degraded, record, serve, wait_all
 
 pytestmark = pytest.mark.slow
 HELPER = """
@@ -42,81 +40,6 @@ def store_url(request, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/predictions.db"
     server = request.getfixturevalue("postgres")
     return server.create_database(f"log_{tmp_path.name[-20:].lower().replace('-', '_')}")
-
-
-@contextlib.contextmanager
-def serve(tmp_path: Path, store: str, **env_extra: str):
-    """The server process; yields its base URL once /health answers (ready or not)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
-    env.update(
-        {f"OBESITY_RISK__PATHS__{k.upper()}": v for k, v in isolated_paths(tmp_path).items()}
-    )
-    env.update(
-        {
-            "OBESITY_RISK__SERVING__PREDICTION_STORE": store,
-            "OBESITY_RISK__SERVING__LOAD_RETRY_S": "0.5",
-            "OBESITY_RISK__SERVING__STORE__COMMIT_TIMEOUT_S": "2",
-            "OBESITY_RISK__SERVING__STORE__CONNECT_TIMEOUT_S": "2",
-            "OBESITY_RISK__LOGGING__FILE": "false",
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-            **env_extra,
-        }
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "obesity_risk.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_http_ok(
-        f"{base}/health",
-        90,
-        lambda: None if process.poll() is None else process.stderr.read().decode()[-2000:],
-    )
-    try:
-        yield base
-        assert process.poll() is None, "the server died"
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-
-
-def record() -> dict:
-    settings = load_settings(logging={"file": False})
-    return load_dataset(UCI_CSV, settings.data, labelled=None).X.head(1).to_dict("records")[0]
-
-
-def all_workers(base: str, status: int, tries: int = 12) -> list[dict]:
-    """/ready asked on fresh connections (each may reach either worker): all ``status``."""
-    answers = []
-    for _ in range(tries):
-        response = httpx.get(f"{base}/ready", timeout=10, headers={"connection": "close"})
-        answers.append((response.status_code, response.json()))
-    assert {code for code, _ in answers} == {status}, answers
-    return [body for _, body in answers]
-
-
-def wait_all(base: str, status: int, timeout: float = 60) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return all_workers(base, status)
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def assert_degraded(base: str, reason: str) -> None:
-    assert httpx.get(f"{base}/health", timeout=10).status_code == 200
-    for body in all_workers(base, 503):
-        assert reason in body["reason"], body
-    response = httpx.post(f"{base}/predict", json=record(), timeout=30)
-    assert response.status_code == 503, response.text
-    assert reason in response.json()["detail"] or "prediction store" in response.json()["detail"]
 
 
 def test_registry_unreachable_and_no_export_then_the_export_appears(

@@ -16,15 +16,16 @@ from fastapi.testclient import TestClient
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
-from tests.conftest import UCI_CSV, isolated_paths, make_loaded
-from tests.idempotency_checks import (
+from tests.helpers.api import AUTH, TOKEN, record
+from tests.helpers.idempotency_checks import (
     assert_duplicates_log_once,
     assert_retry_gets_the_stored_response,
     postgres_hold,
     sqlite_hold,
 )
-from tests.integration.test_api import AUTH, TOKEN, record
-from tests.integration.test_server_process import logged_counts, start_server
+from tests.helpers.models import make_loaded
+from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.servers import logged_counts, start_server
 
 KEY = {"Idempotency-Key": "order-42"}
 

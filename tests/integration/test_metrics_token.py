@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.errors import ConfigError
-from tests.conftest import isolated_paths, make_loaded
+from tests.helpers.models import make_loaded
+from tests.helpers.paths import isolated_paths
 
 ADMIN = "ctl-token-for-the-metrics-tests"
 METRICS = "metrics-token-read-only-0123"

@@ -21,10 +21,12 @@ from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.errors import ModelNotFoundError
 from obesity_risk.registry.publish import export_local
-from tests.conftest import UCI_CSV, free_port, isolated_paths, make_card, wait_http_ok
-from tests.integration.conftest import AWS_TEST_ENV
-from tests.integration.pg import PostgresServer
-from tests.integration.test_cli import cli, tmp_env
+from tests.helpers.aws import AWS_TEST_ENV
+from tests.helpers.cli import cli, tmp_env
+from tests.helpers.models import make_card
+from tests.helpers.net import free_port, wait_http_ok
+from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.pg import PostgresServer
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +174,7 @@ def test_artifact_store_down_falls_back_to_the_verified_export(
     """Registry up, S3 down: the champion cannot be fetched; the real server (2 workers)
     serves models/champion (a verified export of another version) and says where it came from.
     Runs after the training test, and stops the S3 server."""
-    from tests.integration.test_faults import serve, wait_all
+    from tests.helpers.servers import serve, wait_all
 
     url, s3_url, aws, s3 = tracking_server
     settings = load_settings(

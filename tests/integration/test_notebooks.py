@@ -14,7 +14,8 @@ import httpx
 import papermill as pm
 import pytest
 
-from tests.conftest import free_port, isolated_paths
+from tests.helpers.net import free_port
+from tests.helpers.paths import isolated_paths
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

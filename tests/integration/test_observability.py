@@ -29,7 +29,9 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.publish import export_local
 from obesity_risk.training.evaluation import reference_frame
-from tests.conftest import ROOT, TRAIN_CSV, free_port, isolated_paths, make_card, wait_http_ok
+from tests.helpers.models import make_card
+from tests.helpers.net import free_port, wait_http_ok
+from tests.helpers.paths import ROOT, TRAIN_CSV, isolated_paths
 
 pytestmark = pytest.mark.slow
 TOKEN = "observability-admin-token-0123"

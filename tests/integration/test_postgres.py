@@ -11,8 +11,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.integration.test_server_process import assert_kill_9_durable, start_server
-from tests.store_checks import assert_store_round_trip
+from tests.helpers.servers import assert_kill_9_durable, start_server
+from tests.helpers.store_checks import assert_store_round_trip
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,9 @@ from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.jobs import JobsBusyError, JobStore
 from obesity_risk.registry.publish import export_local
 from obesity_risk.training.evaluation import reference_frame
-from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths, make_card
-from tests.integration.test_faults import serve, wait_all
+from tests.helpers.models import make_card
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV, isolated_paths
+from tests.helpers.servers import serve, wait_all
 
 pytestmark = pytest.mark.slow
 TOKEN = "jobs-admin-token-0123456789"

@@ -22,8 +22,9 @@ from obesity_risk.monitoring.store import PredictionStore
 from obesity_risk.monitoring.tables import PREDICTIONS
 from obesity_risk.registry.publish import export_local
 from obesity_risk.training.evaluation import reference_frame
-from tests.conftest import TRAIN_CSV, UCI_CSV, isolated_paths, make_card
-from tests.integration.test_cli import cli, tmp_env
+from tests.helpers.cli import cli, tmp_env
+from tests.helpers.models import make_card
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV, isolated_paths
 
 pytestmark = pytest.mark.slow
 

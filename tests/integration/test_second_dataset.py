@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.integration.test_cli import cli, tmp_env
+from tests.helpers.cli import cli, tmp_env
+from tests.helpers.datasets import make_loans
 
 pytestmark = pytest.mark.slow
 
@@ -45,42 +46,6 @@ models:
       space_overrides:
         lgbm: {{n_estimators: {{type: int, low: 10, high: 30}}}}
 """
-
-
-def loans_schema(train_file: Path) -> dict:
-    """The loans data schema of ``OVERRIDE`` as a ``data:`` override dict (in-process tests)."""
-    return {
-        "train_file": str(train_file),
-        "external_file": None,
-        "id_column": "loan_id",
-        "target": "defaulted",
-        "classes": ["no", "yes"],
-        "example": None,
-        "columns": {
-            "income": {"type": "numeric", "min": 0},
-            "debt": {"type": "numeric", "min": 0},
-            "region": {"type": "categorical", "categories": ["north", "south", "east"]},
-            "grade": {"type": "categorical", "categories": ["A", "B", "C"], "ordered": True},
-        },
-    }
-
-
-def make_loans(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    income = rng.uniform(1_000, 10_000, n)
-    debt = rng.uniform(0, 6_000, n)
-    grade = rng.choice(["A", "B", "C"], n)
-    risk = debt / income + 0.4 * (grade == "C") + rng.normal(0, 0.05, n)
-    return pd.DataFrame(
-        {
-            "loan_id": np.arange(n),
-            "income": income.round(2),
-            "debt": debt.round(2),
-            "region": rng.choice(["north", "south", "east"], n),
-            "grade": grade,
-            "defaulted": np.where(risk > 0.6, "yes", "no"),
-        }
-    )
 
 
 def test_binary_dataset_runs_the_whole_pipeline(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import RssGrowth
-from tests.integration.test_server_process import start_server
+from tests.helpers.memory import RssGrowth
+from tests.helpers.servers import start_server
 
 pytestmark = pytest.mark.slow
 

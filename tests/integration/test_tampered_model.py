@@ -13,9 +13,10 @@ from obesity_risk import signing
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.publish import export_local
-from tests.conftest import UCI_CSV, isolated_paths, make_card
-from tests.integration.test_cli import cli, tmp_env
-from tests.integration.test_faults import assert_degraded, record, serve, wait_all
+from tests.helpers.cli import cli, tmp_env
+from tests.helpers.models import make_card
+from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.servers import assert_degraded, record, serve, wait_all
 
 pytestmark = pytest.mark.slow
 PRIVATE, PUBLIC = signing.generate()

@@ -14,7 +14,7 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.card import ModelCard, TrainingSummary
 from obesity_risk.training.trainer import Trainer
-from tests.conftest import UCI_CSV, isolated_paths
+from tests.helpers.paths import UCI_CSV, isolated_paths
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
 from obesity_risk.features import build_pipeline
 from obesity_risk.training.families import effective_family, make_estimator
-from tests.conftest import TRAIN_CSV, UCI_CSV
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 
 OBESE = ["Obesity_Type_I", "Obesity_Type_II", "Obesity_Type_III"]
 

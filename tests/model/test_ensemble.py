@@ -19,7 +19,8 @@ from obesity_risk.training.candidates import Candidate, choose, steps
 from obesity_risk.training.evaluation import SliceMetrics, SplitMetrics
 from obesity_risk.training.families import effective_family, make_estimator
 from obesity_risk.training.promotion import gate_failures
-from tests.conftest import TRAIN_CSV, UCI_CSV, make_loaded
+from tests.helpers.models import make_loaded
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 
 CLASSES = ["p", "q", "r"]
 

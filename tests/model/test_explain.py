@@ -14,8 +14,8 @@ from obesity_risk.features import build_pipeline
 from obesity_risk.serving.explain import _softmax, raw_contributions
 from obesity_risk.serving.predictor import Predictor
 from obesity_risk.training.families import effective_family, make_estimator
-from tests.conftest import TRAIN_CSV, UCI_CSV, make_loaded
-from tests.model.test_predictor import SMALL
+from tests.helpers.models import SMALL, make_loaded
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_blend_contributions_reproduce_the_blended_probability(data, pipelines) 
 def test_binary_blend_adds_up_to_its_probability(tmp_path) -> None:
     """A binary booster has one raw score: its probability is the sigmoid of it (not a softmax
     of [-s, s]); the blend's contributions still reproduce the blended probability."""
-    from tests.integration.test_second_dataset import loans_schema, make_loans
+    from tests.helpers.datasets import loans_schema, make_loans
 
     loans = make_loans(1200, 3)
     schema = loans_schema(tmp_path / "loans.csv")

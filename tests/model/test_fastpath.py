@@ -10,7 +10,7 @@ from sklearn.preprocessing import MinMaxScaler
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.serving.fastpath import SMALL_BATCH, CompiledPipeline, UnsupportedPipelineError
-from tests.conftest import UCI_CSV
+from tests.helpers.paths import UCI_CSV
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pandas as pd
 from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.client import load_exported
-from tests.conftest import UCI_CSV, isolated_paths
+from tests.helpers.paths import UCI_CSV, isolated_paths
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -13,15 +13,9 @@ from obesity_risk.errors import DataValidationError
 from obesity_risk.features import build_pipeline
 from obesity_risk.serving.predictor import Predictor
 from obesity_risk.training.families import effective_family, make_estimator
-from tests.conftest import TRAIN_CSV, UCI_CSV, make_loaded
+from tests.helpers.models import SMALL, make_loaded
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 
-SMALL = {
-    "dt": {"max_depth": 8},
-    "rf": {"n_estimators": 20, "max_depth": 8},
-    "xgb": {"n_estimators": 20},
-    "lgbm": {"n_estimators": 20},
-    "catboost": {"iterations": 20},
-}
 OPTIONS = {
     "default": {},
     "no-scaler": {"numeric_scaler": "none"},
@@ -88,7 +82,7 @@ def test_every_feature_option_is_bit_identical(option: str, data) -> None:
 
 
 def test_second_dataset_config_is_bit_identical(tmp_path) -> None:
-    from tests.integration.test_second_dataset import loans_schema, make_loans
+    from tests.helpers.datasets import loans_schema, make_loans
 
     loans = make_loans(1200, 1)
     schema = loans_schema(tmp_path / "loans.csv")

@@ -15,7 +15,8 @@ from obesity_risk.registry.card import IntegrityError, ModelCard
 from obesity_risk.registry.client import deserialize, load_exported, signing_key, verify_key
 from obesity_risk.registry.integrity import manifest
 from obesity_risk.registry.publish import export_local
-from tests.conftest import isolated_paths, make_card
+from tests.helpers.models import make_card
+from tests.helpers.paths import isolated_paths
 
 PRIVATE, PUBLIC = signing.generate()
 OTHER_PRIVATE, _ = signing.generate()

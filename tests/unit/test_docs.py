@@ -8,7 +8,7 @@ import re
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.helpers.paths import ROOT
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"

@@ -15,7 +15,7 @@ from obesity_risk.monitoring.idempotency import fingerprint
 from obesity_risk.monitoring.schedule import prune_predictions
 from obesity_risk.monitoring.store import PredictionStore
 from obesity_risk.monitoring.tables import FEEDBACK, IDEMPOTENCY_KEYS, PREDICTIONS
-from tests.idempotency_checks import (
+from tests.helpers.idempotency_checks import (
     ROW,
     assert_duplicates_log_once,
     assert_retry_gets_the_stored_response,

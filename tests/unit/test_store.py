@@ -11,7 +11,7 @@ import pytest
 
 from obesity_risk.errors import StoreError
 from obesity_risk.monitoring.store import PredictionStore
-from tests.store_checks import assert_store_round_trip
+from tests.helpers.store_checks import assert_store_round_trip
 
 
 def test_prediction_store_round_trip_on_sqlite(tmp_path: Path) -> None:

@@ -1,0 +1,68 @@
+"""Hand-made data: a few valid obesity rows, and a second (binary, loans) data set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def tiny_frame() -> pd.DataFrame:
+    """Four hand-made valid rows (no target)."""
+    return pd.DataFrame(
+        {
+            "Gender": ["Female", "Male", "Male", "Female"],
+            "Age": [21.0, 35.0, 50.0, 19.0],
+            "Height": [1.62, 1.80, 1.75, 1.55],
+            "Weight": [64.0, 120.0, 80.0, 45.0],
+            "family_history_with_overweight": ["yes", "yes", "no", "no"],
+            "FAVC": ["no", "yes", "yes", "no"],
+            "FCVC": [2.0, 3.0, 1.0, 2.5],
+            "NCP": [3.0, 3.0, 1.0, 4.0],
+            "CAEC": ["Sometimes", "Frequently", "no", "Always"],
+            "SMOKE": ["no", "no", "yes", "no"],
+            "CH2O": [2.0, 1.0, 3.0, 2.0],
+            "SCC": ["no", "no", "yes", "no"],
+            "FAF": [0.0, 1.0, 3.0, 2.0],
+            "TUE": [1.0, 0.0, 2.0, 1.0],
+            "CALC": ["no", "Sometimes", "Frequently", "no"],
+            "MTRANS": ["Public_Transportation", "Automobile", "Walking", "Bike"],
+        }
+    )
+
+
+def loans_schema(train_file: Path) -> dict:
+    """The loans data schema of ``OVERRIDE`` as a ``data:`` override dict (in-process tests)."""
+    return {
+        "train_file": str(train_file),
+        "external_file": None,
+        "id_column": "loan_id",
+        "target": "defaulted",
+        "classes": ["no", "yes"],
+        "example": None,
+        "columns": {
+            "income": {"type": "numeric", "min": 0},
+            "debt": {"type": "numeric", "min": 0},
+            "region": {"type": "categorical", "categories": ["north", "south", "east"]},
+            "grade": {"type": "categorical", "categories": ["A", "B", "C"], "ordered": True},
+        },
+    }
+
+
+def make_loans(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    income = rng.uniform(1_000, 10_000, n)
+    debt = rng.uniform(0, 6_000, n)
+    grade = rng.choice(["A", "B", "C"], n)
+    risk = debt / income + 0.4 * (grade == "C") + rng.normal(0, 0.05, n)
+    return pd.DataFrame(
+        {
+            "loan_id": np.arange(n),
+            "income": income.round(2),
+            "debt": debt.round(2),
+            "region": rng.choice(["north", "south", "east"], n),
+            "grade": grade,
+            "defaulted": np.where(risk > 0.6, "yes", "no"),
+        }
+    )
