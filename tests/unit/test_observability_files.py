@@ -1,24 +1,18 @@
-"""The Prometheus and Grafana files of the stack: promtool checks the config and the rules and
-runs the rules' unit tests; the dashboards are what the code builds (nobody hand-edits the
-JSON), well formed, and use only the documented metrics. (Their queries are run against a real
-Prometheus in tests/integration/test_observability.py.)"""
+"""The Prometheus and Grafana files of the stack: every alert has a firing and a quiet case,
+the dashboards are well formed and use only the documented metrics. (promtool's checks and
+rule tests, and the dashboards rebuilt from code, are in
+tests/integration/test_observability_tools.py; the queries run against a real Prometheus in
+tests/integration/test_observability.py.)"""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers.paths import ROOT
+from tests.helpers.observability import GRAFANA, PROMETHEUS, dashboards
 
-PROMETHEUS = ROOT / "docker" / "prometheus"
-GRAFANA = ROOT / "docker" / "grafana"
 # the documented contract (README, "Watching it run"): every name a query may use
 METRICS = {
     "obesity_risk_http_requests_total",
@@ -51,42 +45,8 @@ METRICS = {
 }
 
 
-def _promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess:
-    tool = shutil.which("promtool")
-    assert tool, "promtool is a test dependency (Debian's prometheus): make system-deps"
-    return subprocess.run(
-        [tool, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
 def _names(expr: str) -> set[str]:
     return {re.sub(r"_(bucket|sum|count)$", "", n) for n in re.findall(r"obesity_risk_\w+", expr)}
-
-
-def _dashboards(folder: Path) -> dict[str, dict]:
-    return {p.name: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
-
-
-def test_promtool_checks_the_config(tmp_path: Path) -> None:
-    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
-    token = tmp_path / "token"
-    token.write_text("t")
-    for job in config["scrape_configs"]:  # the token file exists only in the container
-        if "authorization" in job:
-            job["authorization"]["credentials_file"] = str(token)
-    config["rule_files"] = [str(PROMETHEUS / f) for f in config["rule_files"]]
-    path = tmp_path / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    result = _promtool("check", "config", str(path))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert {j["job_name"] for j in config["scrape_configs"]} == {"api", "monitor"}
-
-
-def test_promtool_checks_and_unit_tests_the_alert_rules() -> None:
-    checked = _promtool("check", "rules", "alerts.yml")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    tested = _promtool("test", "rules", "alerts.test.yml")
-    assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
 def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
@@ -115,21 +75,9 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
         assert _names(rule["expr"]) - {"obesity_risk"} <= METRICS, rule["alert"]
 
 
-def test_dashboards_are_built_from_code(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, str(GRAFANA / "dashboards.py"), "--out", str(tmp_path)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    built, committed = _dashboards(tmp_path), _dashboards(GRAFANA / "dashboards")
-    assert set(built) == {"service.json", "model.json", "drift.json"}
-    assert built == committed, "run `make dashboards` and commit the JSON"
-
-
 @pytest.mark.parametrize("name", ["service.json", "model.json", "drift.json"])
 def test_dashboard_structure(name: str) -> None:
-    dashboard = _dashboards(GRAFANA / "dashboards")[name]
+    dashboard = dashboards(GRAFANA / "dashboards")[name]
     assert dashboard["uid"].startswith("obesity-risk-") and dashboard["title"]
     titles = [panel["title"] for panel in dashboard["panels"]]
     assert len(titles) == len(set(titles)) >= 4
