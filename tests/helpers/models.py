@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from obesity_risk.config import load_settings
 from tests.helpers.paths import TRAIN_CSV
+from tests.helpers.settings import quiet_settings
 
 SMALL = {
     "dt": {"max_depth": 8},
@@ -35,7 +35,7 @@ def make_card(version: str | None = "3", family: str = "lgbm", **metrics):
         name="obesity-risk",
         family=family,
         version=version,
-        classes=list(load_settings(logging={"file": False}).data.classes),
+        classes=list(quiet_settings().data.classes),
         metrics=CardMetrics(**metrics),
     )
 
@@ -46,7 +46,7 @@ def build_small_pipeline():
     from obesity_risk.features import build_pipeline
     from obesity_risk.training.families import effective_family, make_estimator
 
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     data = load_dataset(TRAIN_CSV, settings.data)
     X, y = sample_stratified(data.X, data.y, 4000, 0)
     family = effective_family(settings, "lgbm")

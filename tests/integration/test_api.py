@@ -13,21 +13,21 @@ import pytest
 from fastapi.testclient import TestClient
 
 from obesity_risk.api.app import create_app
-from obesity_risk.config import Settings, load_settings
+from obesity_risk.config import Settings
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import ModelNotFoundError
 from obesity_risk.monitoring.store import PredictionStore
 from obesity_risk.registry.client import LoadedModel
 from tests.helpers.api import AUTH, TOKEN, record
 from tests.helpers.models import make_loaded
-from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.paths import UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 
 @pytest.fixture
 def api_settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        paths=isolated_paths(tmp_path),
-        logging={"file": False},
+    return quiet_settings(
+        tmp_path,
         serving={
             "prediction_store": f"sqlite:///{tmp_path}/predictions.db",
             "max_batch": 3000,
@@ -49,7 +49,7 @@ def client(api_settings: Settings, loaded: LoadedModel):
 
 @pytest.fixture(scope="module")
 def uci():
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     return load_dataset(UCI_CSV, settings.data, labelled=None)
 
 

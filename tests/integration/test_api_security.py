@@ -14,7 +14,7 @@ from obesity_risk.errors import ConfigError
 from obesity_risk.monitoring.store import PredictionStore
 from tests.helpers.api import AUTH, TOKEN, record
 from tests.helpers.models import make_loaded
-from tests.helpers.paths import isolated_paths
+from tests.helpers.settings import quiet_settings
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,12 @@ def uci():
     from obesity_risk.data import load_dataset
     from tests.helpers.paths import UCI_CSV
 
-    return load_dataset(UCI_CSV, load_settings(logging={"file": False}).data, labelled=None)
+    return load_dataset(UCI_CSV, quiet_settings().data, labelled=None)
 
 
 def make_client(tmp_path: Path, small_pipeline, **serving):
-    settings = load_settings(
-        paths=isolated_paths(tmp_path),
-        logging={"file": False},
-        serving={"prediction_store": f"sqlite:///{tmp_path}/predictions.db", **serving},
+    settings = quiet_settings(
+        tmp_path, serving={"prediction_store": f"sqlite:///{tmp_path}/predictions.db", **serving}
     )
     loaded = make_loaded(small_pipeline, "7")
     return settings, TestClient(create_app(settings, loader=lambda: loaded))

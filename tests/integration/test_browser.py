@@ -15,10 +15,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from obesity_risk.api.app import create_app
-from obesity_risk.config import load_settings
 from tests.helpers.models import make_loaded
 from tests.helpers.net import free_port, wait_http_ok
-from tests.helpers.paths import isolated_paths
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,10 +28,8 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
     tmp = tmp_path_factory.mktemp("browser")
-    api_settings = load_settings(
-        paths=isolated_paths(tmp),
-        logging={"file": False},
-        serving={"prediction_store": f"sqlite:///{tmp}/predictions.db"},
+    api_settings = quiet_settings(
+        tmp, serving={"prediction_store": f"sqlite:///{tmp}/predictions.db"}
     )
     loaded = make_loaded(small_pipeline, "5")
     port = free_port()
@@ -138,7 +135,7 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
     from obesity_risk.training.evaluation import reference_frame
     from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     train = load_dataset(TRAIN_CSV, settings.data)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     reference = reference_frame(

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.publish import export_local
 from tests.helpers.models import make_card
 from tests.helpers.net import free_port
-from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.paths import UCI_CSV
 from tests.helpers.servers import assert_degraded, record, serve, wait_all
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 HELPER = """
@@ -48,7 +48,7 @@ def test_registry_unreachable_and_no_export_then_the_export_appears(
     dead = f"http://127.0.0.1:{free_port()}"
     with serve(tmp_path, store_url, OBESITY_RISK__TRACKING__URI=dead) as base:
         assert_degraded(base, "model not loaded: registry:")
-        settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+        settings = quiet_settings(tmp_path)
         uci = load_dataset(UCI_CSV, settings.data, labelled=None)
         export_local(settings, small_pipeline, uci.X, make_card("5"))
         ready = wait_all(base, 200)
@@ -59,7 +59,7 @@ def test_registry_unreachable_and_no_export_then_the_export_appears(
 def test_corrupt_artifact_is_refused_until_repaired(
     tmp_path: Path, store_url: str, small_pipeline
 ) -> None:
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     target = export_local(settings, small_pipeline, uci.X, make_card("6"))
     pickled = target / "model.pkl"
@@ -85,7 +85,7 @@ def test_missing_module_is_503_until_it_is_installed(
     import fault_helper_mod
 
     wrapped = Pipeline([("extra", fault_helper_mod.Passthrough()), *small_pipeline.steps])
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     export_local(settings, wrapped, uci.X, make_card("7"))
     with serve(
@@ -100,7 +100,7 @@ def test_missing_module_is_503_until_it_is_installed(
 
 def test_prediction_store_down_then_back(tmp_path: Path, postgres, small_pipeline) -> None:
     url = postgres.create_database("outage")
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     export_local(settings, small_pipeline, uci.X, make_card("8"))
     with serve(tmp_path, url, OBESITY_RISK__SERVING__MODEL_SOURCE="local") as base:
@@ -124,7 +124,7 @@ def test_prediction_store_hanging_then_released(
 ) -> None:
     """SQLite: another process holds the write lock. PostgreSQL: the server is frozen
     (SIGSTOP), so not even its statement timeout can fire; only the API's own wait can."""
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     export_local(settings, small_pipeline, uci.X, make_card("9"))
     database = tmp_path / "predictions.db"

@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from obesity_risk.api.app import create_app
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from tests.helpers.api import AUTH, TOKEN, record
 from tests.helpers.idempotency_checks import (
@@ -24,24 +23,24 @@ from tests.helpers.idempotency_checks import (
     sqlite_hold,
 )
 from tests.helpers.models import make_loaded
-from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.paths import UCI_CSV
 from tests.helpers.servers import logged_counts, start_server
+from tests.helpers.settings import quiet_settings
 
 KEY = {"Idempotency-Key": "order-42"}
 
 
 @pytest.fixture(scope="module")
 def uci():
-    return load_dataset(UCI_CSV, load_settings(logging={"file": False}).data, labelled=None)
+    return load_dataset(UCI_CSV, quiet_settings().data, labelled=None)
 
 
 @pytest.fixture
 def served(tmp_path: Path, small_pipeline):
     """The app on a SQLite log; ``version["now"]`` is what the next (re)load serves."""
     version = {"now": "7"}
-    settings = load_settings(
-        paths=isolated_paths(tmp_path),
-        logging={"file": False},
+    settings = quiet_settings(
+        tmp_path,
         serving={"prediction_store": f"sqlite:///{tmp_path}/predictions.db", "admin_token": TOKEN},
     )
     app = create_app(settings, loader=lambda: make_loaded(small_pipeline, version["now"]))

@@ -11,17 +11,15 @@ from obesity_risk.api.app import create_app
 from obesity_risk.config import load_settings
 from obesity_risk.errors import ConfigError
 from tests.helpers.models import make_loaded
-from tests.helpers.paths import isolated_paths
+from tests.helpers.settings import quiet_settings
 
 ADMIN = "ctl-token-for-the-metrics-tests"
 METRICS = "metrics-token-read-only-0123"
 
 
 def client(tmp_path: Path, small_pipeline, **serving) -> TestClient:
-    settings = load_settings(
-        paths=isolated_paths(tmp_path),
-        logging={"file": False},
-        serving={"prediction_store": f"sqlite:///{tmp_path}/p.db", **serving},
+    settings = quiet_settings(
+        tmp_path, serving={"prediction_store": f"sqlite:///{tmp_path}/p.db", **serving}
     )
     loaded = make_loaded(small_pipeline, "7")
     return TestClient(create_app(settings, loader=lambda: loaded))

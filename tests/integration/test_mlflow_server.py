@@ -27,6 +27,7 @@ from tests.helpers.models import make_card
 from tests.helpers.net import free_port, wait_http_ok
 from tests.helpers.paths import UCI_CSV, isolated_paths
 from tests.helpers.pg import PostgresServer
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 
@@ -177,9 +178,7 @@ def test_artifact_store_down_falls_back_to_the_verified_export(
     from tests.helpers.servers import serve, wait_all
 
     url, s3_url, aws, s3 = tracking_server
-    settings = load_settings(
-        paths=isolated_paths(tmp_path), tracking={"uri": url}, logging={"file": False}
-    )
+    settings = quiet_settings(tmp_path, tracking={"uri": url})
     uci = pd.read_csv(UCI_CSV).drop(columns="NObeyesdad")
     export_local(settings, small_pipeline, uci, make_card("local-1"))
     s3.stop()
@@ -245,9 +244,7 @@ def test_mlflow_basic_auth_as_the_compose_stack_runs_it(
         assert httpx.get(search, timeout=10).status_code == 401
         assert httpx.get(search, auth=("admin", "wrong"), timeout=10).status_code == 401
         assert httpx.get(search, auth=("admin", password), timeout=10).status_code == 200
-        settings = load_settings(
-            paths=isolated_paths(tmp_path), tracking={"uri": url}, logging={"file": False}
-        )
+        settings = quiet_settings(tmp_path, tracking={"uri": url})
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         with pytest.raises(TrackingError):
             Registry(settings).version_for("champion")  # anonymous: refused

@@ -28,14 +28,15 @@ from obesity_risk.registry.publish import export_local
 from obesity_risk.training.evaluation import reference_frame
 from tests.helpers.cli import cli, tmp_env
 from tests.helpers.models import make_card
-from tests.helpers.paths import TRAIN_CSV, UCI_CSV, isolated_paths
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def frames(small_pipeline):
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     train = load_dataset(TRAIN_CSV, settings.data)
     reference = reference_frame(
         small_pipeline, train.X.head(3000), train.y.head(3000), settings.data.target
@@ -203,7 +204,7 @@ def test_lookup_paths() -> None:
 @pytest.fixture
 def champion_home(tmp_path: Path, small_pipeline):
     """A project home with an exported champion and its reference."""
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     train = load_dataset(TRAIN_CSV, settings.data)
     reference = reference_frame(
         small_pipeline, train.X.head(4000), train.y.head(4000), settings.data.target

@@ -25,13 +25,13 @@ import httpx
 import pytest
 import yaml
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.publish import export_local
 from obesity_risk.training.evaluation import reference_frame
 from tests.helpers.models import make_card
 from tests.helpers.net import free_port, wait_http_ok
 from tests.helpers.paths import ROOT, TRAIN_CSV, isolated_paths
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 TOKEN = "observability-admin-token-0123"
@@ -214,7 +214,7 @@ def test_simulated_drift_moves_the_metrics_dashboards_and_alerts(
     tmp_path: Path, small_pipeline
 ) -> None:
     assert shutil.which("prometheus"), "prometheus is a test dependency: make system-deps"
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     train = load_dataset(TRAIN_CSV, settings.data)
     reference = reference_frame(
         small_pipeline, train.X.head(3000), train.y.head(3000), settings.data.target

@@ -12,15 +12,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.jobs import JobsBusyError, JobStore
 from obesity_risk.registry.publish import export_local
 from obesity_risk.training.evaluation import reference_frame
 from tests.helpers.models import make_card
-from tests.helpers.paths import TRAIN_CSV, UCI_CSV, isolated_paths
+from tests.helpers.paths import TRAIN_CSV, UCI_CSV
 from tests.helpers.servers import serve, wait_all
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 TOKEN = "jobs-admin-token-0123456789"
@@ -32,9 +32,8 @@ def job_settings(request, tmp_path: Path):
         url = f"sqlite:///{tmp_path}/jobs.db"
     else:
         url = request.getfixturevalue("postgres").create_database(f"jobs_{tmp_path.name[-12:]}")
-    return load_settings(
-        paths=isolated_paths(tmp_path),
-        logging={"file": False},
+    return quiet_settings(
+        tmp_path,
         serving={"prediction_store": url},
         monitoring={"max_concurrent_builds": 1, "max_queued_builds": 2, "keep_jobs": 2},
     )
@@ -124,7 +123,7 @@ def test_finished_jobs_are_pruned_and_dead_builds_time_out(job_settings) -> None
 
 
 def test_report_files_are_pruned_and_the_index_follows(tmp_path: Path, small_pipeline) -> None:
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     out = tmp_path / "monitoring"
     out.mkdir()
     for stamp in ("20260101T000000000000Z", "20260102T000000000000Z", "20260103T000000000000Z"):
@@ -179,7 +178,7 @@ def test_concurrent_builds_keep_the_folder_and_index_consistent(tmp_path: Path) 
 
 
 def test_jobs_from_any_worker_of_the_real_server(tmp_path: Path, small_pipeline) -> None:
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     train = load_dataset(TRAIN_CSV, settings.data)
     reference = reference_frame(
         small_pipeline, train.X.head(3000), train.y.head(3000), settings.data.target

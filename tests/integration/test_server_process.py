@@ -14,11 +14,10 @@ import httpx
 import pandas as pd
 import pytest
 
-from obesity_risk.config import load_settings
 from obesity_risk.registry.publish import export_local
 from tests.helpers.models import make_card
-from tests.helpers.paths import isolated_paths
 from tests.helpers.servers import assert_kill_9_durable, start_server
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +99,7 @@ def test_sighup_moves_every_worker_to_the_new_champion(tmp_path: Path, small_pip
     with start_server(tmp_path, small_pipeline, store_url, workers=2) as server:
         process, base, _, records, _ = server
         assert wait_for(lambda: live_model_versions(base) == ["3", "3"]), live_model_versions(base)
-        settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+        settings = quiet_settings(tmp_path)
         export_local(settings, small_pipeline, pd.DataFrame(records), make_card("4"))
         os.kill(process.pid, signal.SIGHUP)
         assert wait_for(lambda: live_model_versions(base) == ["4", "4"]), live_model_versions(base)

@@ -15,8 +15,9 @@ from obesity_risk.data import load_dataset
 from obesity_risk.registry.publish import export_local
 from tests.helpers.cli import cli, tmp_env
 from tests.helpers.models import make_card
-from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.paths import UCI_CSV
 from tests.helpers.servers import assert_degraded, record, serve, wait_all
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 PRIVATE, PUBLIC = signing.generate()
@@ -36,9 +37,7 @@ def inject_code(target: Path, marker: Path) -> None:
 
 @pytest.fixture
 def signed_export(tmp_path: Path, small_pipeline) -> Path:
-    trainer = load_settings(
-        paths=isolated_paths(tmp_path), logging={"file": False}, tracking={"signing_key": PRIVATE}
-    )
+    trainer = quiet_settings(tmp_path, tracking={"signing_key": PRIVATE})
     uci = load_dataset(UCI_CSV, trainer.data, labelled=None)
     return export_local(trainer, small_pipeline, uci.X, make_card("3"), uci.X.head(200))
 

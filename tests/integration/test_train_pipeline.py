@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from obesity_risk import registry
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.card import ModelCard, TrainingSummary
+from obesity_risk.registry.integrity import manifest
 from obesity_risk.training.trainer import Trainer
-from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.paths import UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 def runs(tmp_path_factory: pytest.TempPathFactory):
     """Two identical smoke runs into one temporary store."""
     tmp = tmp_path_factory.mktemp("train")
-    settings = load_settings(paths=isolated_paths(tmp), logging={"file": False})
+    settings = quiet_settings(tmp)
     first = Trainer(settings, "smoke", show_progress_bar=False)
     summary_1 = first.run()
     saved_1 = json.loads((tmp / "reports/training/summary.json").read_text())
@@ -62,11 +63,16 @@ def test_summary_has_the_promised_fields(runs) -> None:
         assert study.n_trials >= 2 and study.n_complete >= 1
         assert 0.5 < study.best_value <= 1.0 and study.wall_s > 0
     assert card.metrics.cv_accuracy > 0.85  # smoke budget, 3000 rows
-    # the card: data hashes, the pickle's hash, the same in the registry and in the export
+    # the card: data hashes and every file's hash; the export's card is the registry's with the
+    # manifest of the export's own folder (same pickle, its own MLmodel, the reference added)
     assert set(card.data) == {"obesity_s4e2_train.csv", "obesity_uci_original.csv"}
-    assert len(next(iter(card.artifacts.values()))) == 64
+    assert {"MLmodel", "model.pkl"} <= set(card.artifacts)
+    assert all(len(digest) == 64 for digest in card.artifacts.values())
     exported = ModelCard.read(tmp / "models" / "champion")
-    assert exported.artifacts == card.artifacts and exported.version == card.version
+    assert exported.artifacts == manifest(tmp / "models" / "champion")
+    assert exported.artifacts["model.pkl"] == card.artifacts["model.pkl"]
+    assert exported.reference == card.reference and "reference.parquet" in exported.artifacts
+    assert _without_files(exported) == _without_files(card)
     registered = registry.Registry(settings).card_for(
         mlflow.MlflowClient(settings.tracking_uri).get_model_version("obesity-risk", "1")
     )
@@ -185,13 +191,15 @@ def test_api_serves_the_registered_champion_and_falls_back_to_the_export(runs) -
         assert ready["source"] == "models:/obesity-risk@champion" and ready["model_version"] == "1"
         body = client.post("/predict/batch", json={"records": records}).json()
         assert [p["label"] for p in body["predictions"]] == list(expected)
-        card = client.get("/model").json()["card"]
-        assert card == runs[3].champion.card.model_dump(mode="json")
+        card = client.get("/model").json()["card"]  # loaded from the export: its own manifest
+        assert _without_files(ModelCard.model_validate(card)) == _without_files(
+            runs[3].champion.card
+        )
+        assert card["artifacts"] == manifest(tmp / "models" / "champion")
         assert "BMI" in card["features"]["numeric"]
 
-    unreachable = load_settings(
-        paths=isolated_paths(tmp),
-        logging={"file": False},
+    unreachable = quiet_settings(
+        tmp,
         tracking={"uri": "http://127.0.0.1:9"},
         serving={"prediction_store": f"sqlite:///{tmp}/fallback.db"},
     )
@@ -225,3 +233,8 @@ def test_gate_refuses_a_challenger_and_says_why(runs) -> None:
         str(client.get_model_version_by_alias(name, "challenger").version) == champion.card.version
     )
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+
+
+def _without_files(card: ModelCard) -> ModelCard:
+    """The card less what differs between a folder's copy and another's (manifest, signature)."""
+    return card.model_copy(update={"artifacts": {}, "signature": None})

@@ -6,18 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
 from obesity_risk.features import build_pipeline
 from obesity_risk.training.families import effective_family, make_estimator
 from tests.helpers.paths import TRAIN_CSV, UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 OBESE = ["Obesity_Type_I", "Obesity_Type_II", "Obesity_Type_III"]
 
 
 @pytest.fixture(scope="module")
 def fitted():
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     data = load_dataset(TRAIN_CSV, settings.data)
     X, y = sample_stratified(data.X, data.y, 6000, 0)
     family = effective_family(settings, "lgbm")
@@ -77,7 +77,7 @@ def test_unseen_categories_give_valid_probabilities(fitted) -> None:
 
 def test_external_uci_accuracy_is_far_above_chance(fitted) -> None:
     pipeline, _ = fitted
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     uci = load_dataset(UCI_CSV, settings.data, labelled=None)
     accuracy = (pipeline.predict(uci.X) == uci.y.to_numpy()).mean()
     assert accuracy > 0.8  # chance is 1/7

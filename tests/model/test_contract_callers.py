@@ -18,6 +18,7 @@ from obesity_risk.registry.client import LoadedModel, load_exported
 from obesity_risk.serving.predictor import Predictor
 from obesity_risk.training.promotion import decide
 from obesity_risk.training.splits import Labelled
+from tests.helpers.settings import quiet_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def uci():
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     return load_dataset(ROOT / "data/raw/obesity_uci_original.csv", settings.data)
 
 
 def test_from_pipeline_scores_like_the_pipeline(small_pipeline, uci) -> None:
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     predictor = Predictor.from_pipeline(small_pipeline, settings.data, 1, source="test")
     assert predictor.version is None and predictor.model.source == "test"
     assert predictor.compiled is not None  # the fast path, not the sklearn fallback
@@ -41,7 +42,7 @@ def test_from_pipeline_scores_like_the_pipeline(small_pipeline, uci) -> None:
 
 
 def test_validate_rows_splits_good_and_bad_rows_with_reasons(small_pipeline, uci) -> None:
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     predictor = Predictor.from_pipeline(small_pipeline, settings.data)
     frame = uci.X.head(5).copy()
     frame.loc[2, "MTRANS"] = "Teleport"
@@ -54,7 +55,7 @@ def test_validate_rows_splits_good_and_bad_rows_with_reasons(small_pipeline, uci
 
 
 def test_promotion_scores_the_incumbent_through_the_predictor(small_pipeline, uci) -> None:
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     validation = Labelled(X=uci.X.head(400), y=uci.y.head(400))
     incumbent = Predictor.from_pipeline(small_pipeline, settings.data).model
     expected = float(np.mean(small_pipeline.predict(validation.X) == validation.y.to_numpy()))

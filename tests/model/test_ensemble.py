@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
 from obesity_risk.estimators.blend import BlendClassifier, reweight
 from obesity_risk.estimators.calibration import Calibrator
@@ -21,6 +20,7 @@ from obesity_risk.training.families import effective_family, make_estimator
 from obesity_risk.training.promotion import gate_failures
 from tests.helpers.models import make_loaded
 from tests.helpers.paths import TRAIN_CSV, UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 CLASSES = ["p", "q", "r"]
 
@@ -54,7 +54,7 @@ def test_class_weights_fix_a_biased_model() -> None:
 
 @pytest.fixture(scope="module")
 def blend_model():
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     train = load_dataset(TRAIN_CSV, settings.data)
     X, y = sample_stratified(train.X, train.y, 1500, 0)
     members = {}
@@ -82,9 +82,8 @@ def test_blend_served_through_the_predictor(blend_model) -> None:
 
 
 def test_gate_refuses_a_worse_challenger() -> None:
-    settings = load_settings(
-        logging={"file": False},
-        evaluation={"gate": {"min_accuracy": 0.9, "max_slice_drop": 0.02, "min_slice_rows": 10}},
+    settings = quiet_settings(
+        evaluation={"gate": {"min_accuracy": 0.9, "max_slice_drop": 0.02, "min_slice_rows": 10}}
     )
     old = [SliceMetrics(column="Gender", group="Male", rows=100, accuracy=0.92, f1_macro=0.9)]
     worse = [SliceMetrics(column="Gender", group="Male", rows=100, accuracy=0.88, f1_macro=0.9)]
@@ -189,13 +188,13 @@ def candidate(name: str, oof: float, val: float, test: float) -> Candidate:
 
 
 def test_the_ensemble_is_chosen_on_validation_not_on_its_optimistic_oof() -> None:
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     best = candidate("lgbm", oof=0.90, val=0.91, test=0.92)
     assert choose(settings, best, candidate("ensemble", 0.95, 0.912, 0.90)).name == "ensemble"
     assert choose(settings, best, candidate("ensemble", 0.95, 0.909, 0.99)).name == "lgbm"
     assert choose(settings, best, candidate("ensemble", 0.91, 0.91, 0.9)).name == "ensemble"
     assert choose(settings, best, candidate("ensemble", 0.89, 0.91, 0.9)).name == "lgbm"
-    stricter = load_settings(logging={"file": False}, ensemble={"min_gain": 0.005})
+    stricter = quiet_settings(ensemble={"min_gain": 0.005})
     assert choose(stricter, best, candidate("ensemble", 0.95, 0.912, 0.9)).name == "lgbm"
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
 from obesity_risk.estimators.blend import BlendClassifier, blend
 from obesity_risk.features import build_pipeline
@@ -16,11 +15,12 @@ from obesity_risk.serving.predictor import Predictor
 from obesity_risk.training.families import effective_family, make_estimator
 from tests.helpers.models import SMALL, make_loaded
 from tests.helpers.paths import TRAIN_CSV, UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 
 @pytest.fixture(scope="module")
 def data():
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     train = load_dataset(TRAIN_CSV, settings.data)
     X, y = sample_stratified(train.X, train.y, 1500, 0)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None).X.sample(200, random_state=0)
@@ -90,11 +90,8 @@ def test_binary_blend_adds_up_to_its_probability(tmp_path) -> None:
 
     loans = make_loans(1200, 3)
     schema = loans_schema(tmp_path / "loans.csv")
-    settings = load_settings(
-        logging={"file": False},
-        data=schema,
-        features={"engineered": [], "selected": None},
-        evaluation={"slices": []},
+    settings = quiet_settings(
+        data=schema, features={"engineered": [], "selected": None}, evaluation={"slices": []}
     )
     X, y = loans.drop(columns=["loan_id", "defaulted"]), loans["defaulted"]
     members = {}

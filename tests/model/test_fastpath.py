@@ -7,15 +7,15 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.serving.fastpath import SMALL_BATCH, CompiledPipeline, UnsupportedPipelineError
 from tests.helpers.paths import UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 
 @pytest.fixture(scope="module")
 def uci_records():
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     X = load_dataset(UCI_CSV, settings.data, labelled=None).X
     return X, X.to_dict(orient="records")
 

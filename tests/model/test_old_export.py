@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.client import load_exported
-from tests.helpers.paths import UCI_CSV, isolated_paths
+from tests.helpers.paths import UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_an_export_made_before_the_layout_change_predicts_identically(tmp_path: Path) -> None:
-    settings = load_settings(paths=isolated_paths(tmp_path), logging={"file": False})
+    settings = quiet_settings(tmp_path)
     shutil.copytree(FIXTURES / "export-v1", settings.models_dir / "champion")
     expected = json.loads((FIXTURES / "export-v1.expected.json").read_text())
     loaded = load_exported(settings)

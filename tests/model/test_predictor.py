@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset, sample_stratified
 from obesity_risk.errors import DataValidationError
 from obesity_risk.features import build_pipeline
@@ -15,6 +14,7 @@ from obesity_risk.serving.predictor import Predictor
 from obesity_risk.training.families import effective_family, make_estimator
 from tests.helpers.models import SMALL, make_loaded
 from tests.helpers.paths import TRAIN_CSV, UCI_CSV
+from tests.helpers.settings import quiet_settings
 
 OPTIONS = {
     "default": {},
@@ -27,7 +27,7 @@ OPTIONS = {
 
 @pytest.fixture(scope="module")
 def data():
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     train = load_dataset(TRAIN_CSV, settings.data)
     X, y = sample_stratified(train.X, train.y, 1500, 0)
     uci = load_dataset(UCI_CSV, settings.data, labelled=None).X
@@ -38,12 +38,7 @@ def fitted(family: str, option: dict, data) -> tuple[object, object]:
     X, y, _ = data
     # one thread: a multi-threaded forest sums its trees in scheduling order, so the pipeline
     # itself is not bit-reproducible across calls at 2 threads (checked to 1e-12 below)
-    settings = load_settings(
-        logging={"file": False},
-        features=option,
-        models={"n_jobs": 1},
-        evaluation={"slices": []},  # BMI may not exist here
-    )
+    settings = quiet_settings(features=option, models={"n_jobs": 1}, evaluation={"slices": []})
     fam = effective_family(settings, family)
     estimator = make_estimator(settings, fam, SMALL[family])
     return settings, build_pipeline(settings.data, settings.features, estimator).fit(X, y)
@@ -90,12 +85,8 @@ def test_second_dataset_config_is_bit_identical(tmp_path) -> None:
         "engineered": [{"name": "dti", "op": "ratio", "inputs": {"num": "debt", "den": "income"}}],
         "selected": None,
     }
-    settings = load_settings(
-        logging={"file": False},
-        data=schema,
-        features=features,
-        models={"n_jobs": 1},
-        evaluation={"slices": []},
+    settings = quiet_settings(
+        data=schema, features=features, models={"n_jobs": 1}, evaluation={"slices": []}
     )
     X = loans.drop(columns=["loan_id", "defaulted"])
     for family, params in SMALL.items():
@@ -107,7 +98,7 @@ def test_second_dataset_config_is_bit_identical(tmp_path) -> None:
 
 
 def test_one_rule_for_categories_outside_the_schema(small_pipeline, data) -> None:
-    settings = load_settings(logging={"file": False})
+    settings = quiet_settings()
     predictor = Predictor(make_loaded(small_pipeline), settings.data)
     frame = data[2].head(5).reset_index(drop=True)
     frame.loc[3, "MTRANS"] = "Teleport"

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from obesity_risk import signing
-from obesity_risk.config import load_settings
 from obesity_risk.errors import ConfigError
 from obesity_risk.registry.card import IntegrityError, ModelCard
 from obesity_risk.registry.client import deserialize, load_exported, signing_key, verify_key
 from obesity_risk.registry.integrity import manifest
 from obesity_risk.registry.publish import export_local
 from tests.helpers.models import make_card
-from tests.helpers.paths import isolated_paths
+from tests.helpers.settings import quiet_settings
 
 PRIVATE, PUBLIC = signing.generate()
 OTHER_PRIVATE, _ = signing.generate()
@@ -34,7 +33,7 @@ class Payload:
 
 
 def _settings(tmp_path: Path, **tracking):
-    return load_settings(paths=isolated_paths(tmp_path), logging={"file": False}, tracking=tracking)
+    return quiet_settings(tmp_path, tracking=tracking)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from sklearn.metrics import log_loss
 
-from obesity_risk.config import load_settings
 from obesity_risk.config.stages import Slice
 from obesity_risk.training.evaluation import (
     expected_calibration_error,
@@ -17,6 +16,7 @@ from obesity_risk.training.evaluation import (
     slice_metrics,
     split_metrics,
 )
+from tests.helpers.settings import quiet_settings
 
 CLASSES = ["b", "a"]  # deliberately not sorted: columns follow this order
 PROBA = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]])
@@ -50,9 +50,8 @@ def test_reliability_bins_by_hand() -> None:
 
 
 def test_slices_by_hand() -> None:
-    settings = load_settings(
-        logging={"file": False},
-        evaluation={"slices": [{"column": "Gender"}, {"column": "BMI", "bins": [0, 25, 100]}]},
+    settings = quiet_settings(
+        evaluation={"slices": [{"column": "Gender"}, {"column": "BMI", "bins": [0, 25, 100]}]}
     )
     X = pd.DataFrame(
         {
@@ -79,4 +78,4 @@ def test_unknown_slice_column_is_a_config_error() -> None:
     from obesity_risk.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"evaluation\.slices: unknown column 'Nope'"):
-        load_settings(logging={"file": False}, evaluation={"slices": [{"column": "Nope"}]})
+        quiet_settings(evaluation={"slices": [{"column": "Nope"}]})

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from obesity_risk.config import load_settings
 from obesity_risk.monitoring.idempotency import fingerprint
 from obesity_risk.monitoring.schedule import prune_predictions
 from obesity_risk.monitoring.store import PredictionStore
@@ -23,6 +22,7 @@ from tests.helpers.idempotency_checks import (
     keys_logged,
     sqlite_hold,
 )
+from tests.helpers.settings import quiet_settings
 
 
 def test_the_fingerprint_binds_route_explain_and_records() -> None:
@@ -95,7 +95,7 @@ def test_retention_prunes_old_keys(tmp_path: Path) -> None:
                 conn.execute(
                     sa.update(table).where(table.c.request_id == "aged").values(created_at=aged)
                 )
-        settings = load_settings(logging={"file": False}, serving={"prediction_store": url})
+        settings = quiet_settings(serving={"prediction_store": url})
         assert prune_predictions(settings, timedelta(days=5)) == 1
         assert keys_logged(store) == 1
         # the pruned key is free again: a new request with it is logged afresh

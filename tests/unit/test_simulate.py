@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from obesity_risk.config import load_settings
 from obesity_risk.errors import DataValidationError
 from obesity_risk.simulate import SimulationSummary, apply_drift, parse_drift
+from tests.helpers.settings import quiet_settings
 
 
 @pytest.fixture(scope="module")
 def schema():
-    return load_settings(logging={"file": False}).data
+    return quiet_settings().data
 
 
 def test_terms_are_parsed_and_applied(schema) -> None:

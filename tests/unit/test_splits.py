@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from obesity_risk.config import load_settings
 from obesity_risk.training.splits import Labelled, TrainingData, load_training_data
 from obesity_risk.training.tune import cross_validate
+from tests.helpers.settings import quiet_settings
 
 
 class Spy(ClassifierMixin, BaseEstimator):
@@ -29,9 +29,7 @@ class Spy(ClassifierMixin, BaseEstimator):
 
 @pytest.fixture(scope="module")
 def data() -> TrainingData:
-    settings = load_settings(
-        logging={"file": False}, data={"external_usage": "augment", "external_repeat": 2}
-    )
+    settings = quiet_settings(data={"external_usage": "augment", "external_repeat": 2})
     return load_training_data(settings, settings.models.budgets["smoke"])
 
 
@@ -91,7 +89,7 @@ def test_models_never_fit_on_held_out_rows(data: TrainingData) -> None:
 
 def test_usage_none_and_validate_add_nothing() -> None:
     for usage in ("none", "validate"):
-        settings = load_settings(logging={"file": False}, data={"external_usage": usage})
+        settings = quiet_settings(data={"external_usage": usage})
         data = load_training_data(settings, settings.models.budgets["smoke"])
         assert data.augment is None
         assert (data.external is None) == (usage == "none")
@@ -100,7 +98,7 @@ def test_usage_none_and_validate_add_nothing() -> None:
 
 
 def test_no_test_split_when_size_zero() -> None:
-    settings = load_settings(logging={"file": False}, data={"test_size": 0.0})
+    settings = quiet_settings(data={"test_size": 0.0})
     data = load_training_data(settings, settings.models.budgets["smoke"])
     assert len(data.test) == 0 and len(data.validation) > 0
 
@@ -109,4 +107,4 @@ def test_splits_must_leave_training_rows() -> None:
     from obesity_risk.errors import ConfigError
 
     with pytest.raises(ConfigError, match="must leave at least 10% of the rows for training"):
-        load_settings(logging={"file": False}, data={"test_size": 0.45, "validation_size": 0.45})
+        quiet_settings(data={"test_size": 0.45, "validation_size": 0.45})

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import mlflow
 
-from obesity_risk.config import load_settings
 from obesity_risk.registry.publish import tracking_scope
+from tests.helpers.settings import quiet_settings
 
 
 def _settings(tmp_path: Path):
-    return load_settings(logging={"file": False}, tracking={"uri": f"sqlite:///{tmp_path}/m.db"})
+    return quiet_settings(tracking={"uri": f"sqlite:///{tmp_path}/m.db"})
 
 
 def test_an_unset_state_is_unset_again(tmp_path: Path, monkeypatch) -> None:
