@@ -20,14 +20,32 @@ from typing import Any
 import boto3
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from pydantic import Field
 
 from obesity_risk.config import Settings
+from obesity_risk.contract import Contract, ContractError
 from obesity_risk.data import file_sha256
 from obesity_risk.errors import ObesityRiskError
 
 
 class DatastoreError(ObesityRiskError):
     """The bucket cannot be used (credentials, missing bucket, corrupt object)."""
+
+
+class ManifestFile(Contract):
+    """One raw file of a data version."""
+
+    sha256: str = Field(description="checked against the download before any file moves")
+    size: int = Field(ge=0)
+
+
+class DataManifest(Contract):
+    """A data version: file name -> hash and size, and the files this push uploaded."""
+
+    created_at: str | None = None
+    files: dict[str, ManifestFile] = Field(default_factory=dict)
+    uploaded: list[str] = Field(default_factory=list)
+    version: str | None = Field(None, description="the manifest's name (set by push only)")
 
 
 def _client(settings: Settings) -> Any:
@@ -52,7 +70,7 @@ def _explain(exc: Exception, bucket: str) -> DatastoreError:
     return DatastoreError(f"S3 unreachable: {exc}")
 
 
-def push(settings: Settings, raw_dir: Path) -> dict[str, Any]:
+def push(settings: Settings, raw_dir: Path) -> DataManifest:
     """Upload the raw files that are not yet in the bucket; write and return the manifest."""
     cfg = settings.datastore
     s3 = _client(settings)
@@ -79,14 +97,13 @@ def push(settings: Settings, raw_dir: Path) -> dict[str, Any]:
                     raise
                 s3.upload_file(str(path), cfg.bucket, key)
                 manifest["uploaded"].append(path.name)
-        body = json.dumps(manifest, indent=2).encode()
+        body = json.dumps(DataManifest.model_validate(manifest).to_json(), indent=2).encode()
         stamp = manifest["created_at"].replace(":", "").replace("-", "")
         for name in (f"{stamp}.json", "latest.json"):
             s3.put_object(Bucket=cfg.bucket, Key=f"{cfg.prefix}/manifests/{name}", Body=body)
     except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
         raise _explain(exc, cfg.bucket) from exc
-    manifest["version"] = stamp
-    return manifest
+    return DataManifest.model_validate(manifest | {"version": stamp})
 
 
 def _check_name(name: str) -> None:
@@ -95,28 +112,30 @@ def _check_name(name: str) -> None:
         raise DatastoreError(f"manifest names {name!r}, which is outside data/raw; nothing pulled")
 
 
-def pull(settings: Settings, raw_dir: Path, version: str = "latest") -> dict[str, Any]:
+def pull(settings: Settings, raw_dir: Path, version: str = "latest") -> DataManifest:
     """Download a manifest's files into ``raw_dir``; every hash is checked before any file moves."""
     cfg = settings.datastore
     s3 = _client(settings)
     try:
         s3.head_bucket(Bucket=cfg.bucket)
-        body = s3.get_object(Bucket=cfg.bucket, Key=f"{cfg.prefix}/manifests/{version}.json")[
-            "Body"
-        ]
-        manifest = json.loads(body.read())
-        for name in manifest["files"]:
+        key = f"{cfg.prefix}/manifests/{version}.json"
+        body = s3.get_object(Bucket=cfg.bucket, Key=key)["Body"]
+        try:
+            manifest = DataManifest.parse(body.read(), f"s3://{cfg.bucket}/{key}")
+        except ContractError as exc:
+            raise DatastoreError(f"{exc}; nothing pulled") from exc
+        for name in manifest.files:
             _check_name(name)
         raw_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=raw_dir, prefix=".pull-") as tmp:
             staged = []
-            for name, info in manifest["files"].items():
+            for name, info in manifest.files.items():
                 target = Path(tmp) / name
-                s3.download_file(cfg.bucket, f"{cfg.prefix}/objects/{info['sha256']}", str(target))
+                s3.download_file(cfg.bucket, f"{cfg.prefix}/objects/{info.sha256}", str(target))
                 actual = hashlib.sha256(target.read_bytes()).hexdigest()
-                if actual != info["sha256"]:
+                if actual != info.sha256:
                     raise DatastoreError(
-                        f"{name}: hash mismatch ({actual} != {info['sha256']}); nothing replaced"
+                        f"{name}: hash mismatch ({actual} != {info.sha256}); nothing replaced"
                     )
                 staged.append((target, raw_dir / name))
             for source, target in staged:

@@ -21,9 +21,9 @@ def data_push(config: ConfigOpt = None) -> None:
     manifest = push(settings, settings.path(settings.data.train_file).parent)
     logger.success(
         "manifest {} ({} files, {} uploaded) in s3://{}/{}",
-        manifest["version"],
-        len(manifest["files"]),
-        len(manifest["uploaded"]),
+        manifest.version,
+        len(manifest.files),
+        len(manifest.uploaded),
         settings.datastore.bucket,
         settings.datastore.prefix,
     )
@@ -39,4 +39,4 @@ def data_pull(
 
     settings = load(config)
     manifest = pull(settings, settings.path(settings.data.train_file).parent, version)
-    logger.success("restored {} files from manifest {}", len(manifest["files"]), version)
+    logger.success("restored {} files from manifest {}", len(manifest.files), version)
