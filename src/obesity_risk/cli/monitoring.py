@@ -46,13 +46,10 @@ def report(
             Window(csv=current, last=last, since=since),
             progress=lambda k: (progress_bar.set_postfix_str(k), progress_bar.update(1)),
         )
-    fired = sorted({name for r in results for name in r["fired"]})
+    fired = results.fired
     for result in results:
         logger.info(
-            "{:<13} {}  ({})",
-            result["kind"],
-            result["html"],
-            ", ".join(result["fired"]) or "no rule fired",
+            "{:<13} {}  ({})", result.kind, result.html, ", ".join(result.fired) or "no rule fired"
         )
     logger.info("index: {}", settings.reports_dir / "monitoring" / "index.html")
     if fired:

@@ -8,11 +8,14 @@ JSON files only, so any process (CLI, API job, the monitor) rewrites the same pa
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, NamedTuple
+
+from loguru import logger
+
+from obesity_risk.monitoring.contracts import ContractError, ReportSummary
 
 TREND_POINTS = 30
 _PAGE = Template(
@@ -44,44 +47,58 @@ def _short(stamp: str | None) -> str:
     return "?" if not stamp else stamp.replace("T", " ")[:16]
 
 
-def window_text(info: dict[str, Any]) -> str:
+def window_text(summary: ReportSummary) -> str:
     """The window as a reader wants it: its source or time range, and its rows."""
-    window = info.get("window", {})
-    rows = f"{window.get('rows', 0):,} rows"
-    if window.get("sampled"):
-        rows += f" (sampled to {window.get('rows_used', 0):,})"
-    if window.get("from") or window.get("to"):
-        span = f"{_short(window.get('from'))} → {_short(window.get('to'))} UTC"
+    window = summary.window
+    rows = f"{window.rows if window is not None else 0:,} rows"
+    if window is not None and window.sampled:
+        rows += f" (sampled to {window.rows_used or 0:,})"
+    if window is not None and (window.from_ or window.to):
+        span = f"{_short(window.from_)} → {_short(window.to)} UTC"
     else:
-        span = str(info.get("source") or "current data")
+        span = str(summary.source or "current data")
     return f"{span} · {rows}"
 
 
-def _reports(out_dir: Path) -> list[dict[str, Any]]:
+class Listed(NamedTuple):
+    """A report on disk: its summary and its files' names."""
+
+    summary: ReportSummary
+    json_name: str
+    html_name: str
+
+
+def read_reports(out_dir: Path) -> list[Listed]:
+    """The reports in ``out_dir``, newest first; a JSON that does not match the contract is
+    logged (naming the file) and left out, a file gone meanwhile is skipped."""
     found = []
     for path in sorted(out_dir.glob("*Z-*.json"), reverse=True):
         try:
-            info = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            summary = ReportSummary.read(path)
+        except OSError:
+            continue  # pruned by another process right now
+        except ContractError as exc:
+            logger.warning("report left out of the index: {}", exc)
             continue
-        found.append(info | {"_json": path.name, "_html": path.with_suffix(".html").name})
+        found.append(Listed(summary, path.name, path.with_suffix(".html").name))
     return found
 
 
-def _row(info: dict[str, Any]) -> str:
-    fired = [n for n, d in (info.get("decisions") or {}).items() if d.get("fired")]
+def _row(listed: Listed) -> str:
+    info = listed.summary
+    fired = info.fired()
     verdict = ("DRIFT: " + ", ".join(fired)) if fired else "no rule fired"
-    version = info.get("model_version") or "unversioned export"
+    version = info.model_version or "unversioned export"
     cells = [
-        escape(_short(info.get("created_at"))),
-        escape(str(info.get("kind", ""))),
+        escape(_short(info.created_at)),
+        escape(info.kind),
         escape(str(version)),
         f'<span class="range">{escape(window_text(info))}</span>',
         f'<span class="{"bad" if fired else "ok"}">{escape(verdict)}</span>',
-        f'<a href="{escape(info["_html"])}">report</a> · '
-        f'<a href="{escape(info["_json"])}">json</a>',
+        f'<a href="{escape(listed.html_name)}">report</a> · '
+        f'<a href="{escape(listed.json_name)}">json</a>',
     ]
-    kind = escape(str(info.get("kind", "")))
+    kind = escape(info.kind)
     return f'<tr data-kind="{kind}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
@@ -109,14 +126,14 @@ def trend_svg(values: list[float], threshold: float, width: int = 260, height: i
     )
 
 
-def _trends(found: list[dict[str, Any]], points: int) -> str:
+def _trends(found: list[Listed], points: int) -> str:
     series: dict[str, list[float]] = {}
     thresholds: dict[str, float] = {}
-    for info in reversed(found):  # oldest first; the newest threshold wins
-        for name, decision in (info.get("decisions") or {}).items():
-            if isinstance(decision.get("value"), int | float):
-                series.setdefault(name, []).append(float(decision["value"]))
-                thresholds[name] = float(decision["threshold"])
+    for listed in reversed(found):  # oldest first; the newest threshold wins
+        for name, decision in listed.summary.decisions.items():
+            if decision.value is not None:
+                series.setdefault(name, []).append(decision.value)
+                thresholds[name] = decision.threshold
     figures = [
         f'<figure data-rule="{escape(name)}">{trend_svg(values[-points:], thresholds[name])}'
         f"<figcaption>{escape(name)}: last {values[-1]:.3f}, threshold {thresholds[name]:g} "
@@ -129,8 +146,8 @@ def _trends(found: list[dict[str, Any]], points: int) -> str:
 def write_index(out_dir: Path, write: Any, points: int = TREND_POINTS) -> Path:
     """Rewrite ``index.html`` from the reports on disk (``write(path, text)`` writes atomically;
     the caller holds the folder's lock)."""
-    found = _reports(out_dir)
-    kinds = sorted({str(i.get("kind", "")) for i in found})
+    found = read_reports(out_dir)
+    kinds = sorted({listed.summary.kind for listed in found})
     page = _PAGE.substitute(
         points=points,
         trends=_trends(found, points),

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from obesity_risk.config import Settings
 from obesity_risk.errors import ObesityRiskError
+from obesity_risk.monitoring.contracts import ReportWindow
 from obesity_risk.monitoring.store import make_engine
 from obesity_risk.monitoring.tables import REPORT_JOBS, create_tables
 
@@ -38,7 +39,7 @@ class ReportLink(BaseModel):
     json_path: str
     url: str
     fired: list[str] = []
-    window: dict[str, Any] = {}
+    window: ReportWindow | None = None
 
 
 class ReportJob(BaseModel):
@@ -139,7 +140,7 @@ class JobStore:
         return False
 
     def finish(
-        self, job_id: str, reports: list[dict[str, Any]] | None = None, error: str | None = None
+        self, job_id: str, reports: list[ReportLink] | None = None, error: str | None = None
     ) -> None:
         """Record the outcome: the reports built, or the error."""
         with self.engine.begin() as conn:
@@ -150,7 +151,9 @@ class JobStore:
                     status="failed" if error is not None else "done",
                     finished_at=_now(),
                     error=error,
-                    reports=json.dumps(reports or [], default=str),
+                    reports=json.dumps(
+                        [r.model_dump(mode="json", by_alias=True) for r in reports or []]
+                    ),
                 )
             )
         self.prune()
@@ -178,7 +181,7 @@ class JobStore:
             finished_at=_utc(row["finished_at"]),
             status_url=f"/monitoring/reports/{row['id']}",
             error=error,
-            reports=[ReportLink(**r) for r in json.loads(row["reports"] or "[]")],
+            reports=[ReportLink.model_validate(r) for r in json.loads(row["reports"] or "[]")],
         )
 
     def prune(self) -> int:

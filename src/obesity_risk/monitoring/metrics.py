@@ -9,37 +9,43 @@ the next scrape.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from obesity_risk.monitoring import KINDS
+from obesity_risk.monitoring.contracts import ContractError, ReportSummary
 
 PREFIX = "obesity_risk_"
 
 
-def newest_reports(out_dir: Path) -> list[dict[str, Any]]:
-    """The newest report JSON of each kind (unreadable files skipped), newest kinds first."""
+def newest_reports(out_dir: Path) -> list[ReportSummary]:
+    """The newest report of each kind, newest kinds first. A file gone meanwhile is skipped and
+    one that does not match the contract is logged (naming it): the next newest is taken."""
     found = []
     for kind in KINDS:
         for path in sorted(out_dir.glob(f"*Z-{kind}.json"), reverse=True):
             try:
-                found.append(json.loads(path.read_text(encoding="utf-8")))
+                found.append(ReportSummary.read(path))
                 break
-            except (OSError, ValueError):
-                continue  # being replaced or pruned right now: take the next newest
-    return sorted(found, key=lambda r: str(r.get("created_at", "")), reverse=True)
+            except OSError:
+                continue  # pruned right now: take the next newest
+            except ContractError as exc:
+                logger.warning("report not scraped: {}", exc)
+    return sorted(found, key=lambda r: r.created_at or "", reverse=True)
 
 
-def _timestamp(text: Any) -> float | None:
+def _timestamp(text: str | None) -> float | None:
+    if text is None:
+        return None
     try:
-        return datetime.fromisoformat(str(text)).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
 
@@ -69,7 +75,7 @@ def _family(name: str, doc: str, labels: list[str], unit: str = "") -> GaugeMetr
     return GaugeMetricFamily(PREFIX + name, doc, labels=labels, unit=unit)
 
 
-def _report_families(latest: list[dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+def _report_families(latest: list[ReportSummary]) -> Iterator[GaugeMetricFamily]:
     stamp = _family("report_timestamp", "Creation time of the newest report", ["kind"], "seconds")
     rows = _family("report_rows", "Rows in the newest report's current window", ["kind"])
     share = _family("drift_share", "Share of drifted columns (newest data-drift report)", [])
@@ -78,43 +84,40 @@ def _report_families(latest: list[dict[str, Any]]) -> Iterator[GaugeMetricFamily
     accuracy = _family("accuracy", "Accuracy on labelled live traffic (newest report)", [])
     drop = _family("accuracy_drop", "Validation accuracy minus live accuracy", [])
     for report in latest:
-        kind = str(report.get("kind", ""))
-        when = _timestamp(report.get("created_at"))
-        if when is not None:
+        kind = report.kind
+        if (when := _timestamp(report.created_at)) is not None:
             stamp.add_metric([kind], when)
-        if (count := _number((report.get("window") or {}).get("rows"))) is not None:
-            rows.add_metric([kind], count)
+        if report.window is not None:
+            rows.add_metric([kind], float(report.window.rows))
         if kind == "data-drift":
-            if (value := _number(report.get("drift_share"))) is not None:
+            if (value := _number(report.drift_share)) is not None:
                 share.add_metric([], value)
-            if (value := _number(report.get("drifted_columns"))) is not None:
+            if (value := _number(report.drifted_columns)) is not None:
                 drifted.add_metric([], value)
-        for name, score in (report.get("column_drift") or {}).items():
-            if (value := _number(score)) is not None:
-                column.add_metric([kind, str(name)], value)
-        if (value := _number(report.get("accuracy"))) is not None:
+        for name, score in report.column_drift.items():
+            column.add_metric([kind, name], float(score))
+        if (value := _number(report.accuracy)) is not None:
             accuracy.add_metric([], value)
-        if (value := _number(report.get("accuracy_drop"))) is not None:
+        if (value := _number(report.accuracy_drop)) is not None:
             drop.add_metric([], value)
     yield from (stamp, rows, share, drifted, column, accuracy, drop)
 
 
-def _rule_families(latest: list[dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+def _rule_families(latest: list[ReportSummary]) -> Iterator[GaugeMetricFamily]:
     """Each rule's decision in the newest report where it applied."""
     value = _family("drift_rule_value", "Value of the rule's metric", ["rule", "metric"])
     threshold = _family("drift_rule_threshold", "Threshold at which the rule fires", ["rule"])
     fired = _family("drift_rule_fired", "1 when the rule fired on its newest report", ["rule"])
     seen: set[str] = set()
     for report in latest:  # newest first
-        for rule, decision in (report.get("decisions") or {}).items():
-            if rule in seen or not decision.get("applicable"):
+        for rule, decision in report.decisions.items():
+            if rule in seen or not decision.applicable:
                 continue
             seen.add(rule)
-            if (number := _number(decision.get("value"))) is not None:
-                value.add_metric([rule, str(decision.get("metric", ""))], number)
-            if (limit := _number(decision.get("threshold"))) is not None:
-                threshold.add_metric([rule], limit)
-            fired.add_metric([rule], 1.0 if decision.get("fired") else 0.0)
+            if decision.value is not None:
+                value.add_metric([rule, decision.metric], decision.value)
+            threshold.add_metric([rule], decision.threshold)
+            fired.add_metric([rule], 1.0 if decision.fired else 0.0)
     yield from (value, threshold, fired)
 
 

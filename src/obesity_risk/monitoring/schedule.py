@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from obesity_risk.config import Settings
 from obesity_risk.errors import ConfigError
 from obesity_risk.monitoring import reports
+from obesity_risk.monitoring.contracts import ReportRun
 from obesity_risk.monitoring.database import make_engine
 from obesity_risk.monitoring.tables import IDEMPOTENCY_KEYS, PREDICTIONS, create_tables
 
@@ -88,7 +89,7 @@ def prune_predictions(settings: Settings, older_than: timedelta) -> int:
 def tick(
     settings: Settings,
     window: timedelta,
-    run: Callable[..., list[dict[str, Any]]] | None = None,
+    run: Callable[..., ReportRun] | None = None,
 ) -> TickStatus:
     """One monitoring tick; never raises (a failure is the status's ``error``)."""
     from obesity_risk.monitoring.service import EmptyWindowError, Window, run_reports
@@ -103,8 +104,8 @@ def tick(
         results = run(settings, None, Window(since=started - window))
         status |= {
             "ok": True,
-            "fired": sorted({name for r in results for name in r["fired"]}),
-            "reports": [str(r["html"]) for r in results],
+            "fired": results.fired,
+            "reports": [r.html for r in results],
         }
     except EmptyWindowError as exc:
         status |= {"ok": True, "skipped": str(exc)}

@@ -18,7 +18,8 @@ from obesity_risk.config import Settings
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
 from obesity_risk.monitoring import reports
-from obesity_risk.monitoring.rules import act, evaluate, start_retraining
+from obesity_risk.monitoring.contracts import BuiltReport, ReportRun
+from obesity_risk.monitoring.rules import Retrain, act, evaluate, start_retraining
 from obesity_risk.monitoring.store import PredictionStore, as_utc
 from obesity_risk.registry.client import load_champion, load_reference
 from obesity_risk.serving.predictor import Predictor
@@ -89,10 +90,10 @@ def run_reports(
     window: Window,
     *,
     predictor: Predictor | None = None,
-    retrain: Callable[[str], dict[str, Any]] = start_retraining,
+    retrain: Retrain = start_retraining,
     progress: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Build each report kind, evaluate the rules, run the actions; one summary per report.
+) -> ReportRun:
+    """Build each report kind, evaluate the rules, run the actions; one entry per report.
 
     ``kinds=None`` means all. ``performance`` needs labels: asked for explicitly on unlabelled
     data it is an error; as part of "all" it is skipped.
@@ -119,7 +120,7 @@ def run_reports(
         )
     out_dir = settings.reports_dir / "monitoring"
     cfg = settings.monitoring
-    results = []
+    results: list[BuiltReport] = []
     for kind in kinds:
         if kind == "performance" and not labelled:
             continue
@@ -145,23 +146,19 @@ def run_reports(
         )
         decisions = evaluate(cfg.rules, result.metrics)
         outcome = act(
-            cfg,
-            {**result.metrics, "html": str(result.html)},
-            decisions,
-            out_dir / "alerts",
-            retrain,
+            cfg, result.metrics, decisions, out_dir / "alerts", retrain, html=str(result.html)
         )
-        result.metrics["actions"] = outcome
+        result.metrics = result.metrics.replace(actions=outcome)
         reports.record_decisions(result, decisions)
         results.append(
-            {
-                "kind": kind,
-                "html": str(result.html),
-                "json": str(result.json),
-                "latest": str(result.latest),
-                "fired": [n for n, d in decisions.items() if d["fired"]],
-                "window": result.window,
-            }
+            BuiltReport(
+                kind=kind,
+                html=str(result.html),
+                json=str(result.json),
+                latest=str(result.latest),
+                fired=[n for n, d in decisions.items() if d.fired],
+                window=result.window,
+            )
         )
     reports.prune_reports(out_dir, cfg.keep_reports)
-    return results
+    return ReportRun(results)

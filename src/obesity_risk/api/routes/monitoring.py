@@ -23,7 +23,8 @@ from obesity_risk.api.schemas import ADMIN_ERRORS, BODY_ERRORS, ErrorBody
 from obesity_risk.config import Settings
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.monitoring import KINDS, MAX_LAST
-from obesity_risk.monitoring.jobs import JobsBusyError, JobStore, ReportJob
+from obesity_risk.monitoring.contracts import ReportRun
+from obesity_risk.monitoring.jobs import JobsBusyError, JobStore, ReportJob, ReportLink
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 Kind = Literal["data-drift", "data-quality", "target-drift", "performance"]
@@ -95,16 +96,16 @@ def get_jobs(request: Request) -> JobStore:
 JobsDep = Annotated[JobStore, Depends(get_jobs)]
 
 
-def _links(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _links(results: ReportRun) -> list[ReportLink]:
     return [
-        {
-            "kind": item["kind"],
-            "html": item["html"],
-            "json_path": item["json"],
-            "url": f"/monitoring/files/{item['html'].rsplit('/', 1)[-1]}",
-            "fired": item["fired"],
-            "window": item["window"],
-        }
+        ReportLink(
+            kind=item.kind,
+            html=item.html,
+            json_path=item.json_path,
+            url=f"/monitoring/files/{item.html.rsplit('/', 1)[-1]}",
+            fired=item.fired,
+            window=item.window,
+        )
         for item in results
     ]
 
