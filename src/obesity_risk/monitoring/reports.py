@@ -10,10 +10,7 @@ the CLI, the monitor) never prune or list each other's half-recorded reports.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +23,8 @@ from filelock import FileLock
 
 from obesity_risk.config import DataSchema
 from obesity_risk.errors import DataValidationError
+from obesity_risk.files import atomic_write
 from obesity_risk.monitoring import KINDS, index
-from obesity_risk.monitoring.contracts import ReportSummary, ReportWindow, RuleDecision
 
 PREDICTION = "prediction"
 
@@ -40,17 +37,13 @@ class ReportResult:
     html: Path
     json: Path
     latest: Path
-    metrics: ReportSummary
-    window: ReportWindow | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.metrics, ReportSummary):  # a mapping of the JSON form
-            self.metrics = ReportSummary.model_validate(self.metrics)
+    metrics: dict[str, Any]
+    window: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare(
     frame: pd.DataFrame, schema: DataSchema, max_rows: int, seed: int, name: str
-) -> tuple[pd.DataFrame, ReportWindow]:
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Keep schema columns + target/prediction; sample to ``max_rows``; describe the window."""
     missing = [c for c in schema.columns if c not in frame.columns]
     if missing:
@@ -67,7 +60,7 @@ def prepare(
     if len(frame) > max_rows:
         frame = frame.sample(max_rows, random_state=seed)
     window["rows_used"] = len(frame)
-    return frame.reset_index(drop=True), ReportWindow.model_validate(window)
+    return frame.reset_index(drop=True), window
 
 
 def _definition(schema: DataSchema, frame: pd.DataFrame) -> DataDefinition:
@@ -133,16 +126,6 @@ def summarise(kind: str, snapshot: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def build_report(
@@ -155,7 +138,7 @@ def build_report(
     max_rows: int = 20000,
     seed: int = 42,
     column_threshold: float = 0.1,
-    meta: Mapping[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> ReportResult:
     """Build one report kind; write HTML + JSON atomically; refresh latest and the index."""
     reference, _ = prepare(reference, schema, max_rows, seed, "reference")
@@ -170,18 +153,16 @@ def build_report(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     html_path = out_dir / f"{stamp}-{kind}.html"
     json_path = html_path.with_suffix(".json")
-    summary = ReportSummary.model_validate(
-        {
-            "kind": kind,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "window": window,
-            **(meta or {}),
-            **summarise(kind, snapshot.dict()),
-        }
-    )
-    _atomic_write(html_path, snapshot.save_html)
+    summary = {
+        "kind": kind,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "window": window,
+        **(meta or {}),
+        **summarise(kind, snapshot.dict()),
+    }
+    atomic_write(html_path, snapshot.save_html)
     latest = out_dir / f"latest-{kind}.html"
-    _atomic_write(latest, snapshot.save_html)
+    atomic_write(latest, snapshot.save_html)
     result = ReportResult(kind, html_path, json_path, latest, summary, window)
     record_decisions(result, {})
     return result
@@ -193,22 +174,16 @@ def _folder_lock(out_dir: Path) -> FileLock:
     return FileLock(out_dir / ".reports.lock", timeout=120)
 
 
-def record_decisions(
-    result: ReportResult, decisions: Mapping[str, RuleDecision | Mapping[str, Any]]
-) -> None:
+def record_decisions(result: ReportResult, decisions: dict[str, Any]) -> None:
     """(Re)write the report's JSON with the rule decisions, then the index."""
-    result.metrics = result.metrics.replace(decisions=dict(decisions))
-    text = json.dumps(result.metrics.to_json(), indent=2)
+    result.metrics["decisions"] = decisions
     with _folder_lock(result.html.parent):
-        _atomic_write(result.json, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write(result.json, json.dumps(result.metrics, indent=2, default=str))
         _write_index(result.html.parent)
 
 
 def _write_index(out_dir: Path) -> Path:
-    def write(path: Path, text: str) -> None:
-        _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-    return index.write_index(out_dir, write)
+    return index.write_index(out_dir, atomic_write)
 
 
 def write_index(out_dir: Path) -> Path:
@@ -238,9 +213,5 @@ def prune_reports(out_dir: Path, keep: int) -> list[Path]:
 
 def as_dict(result: ReportResult) -> dict[str, Any]:
     """JSON-friendly view of a result."""
-    return {
-        "kind": result.kind,
-        **{k: str(getattr(result, k)) for k in ("html", "json", "latest")},
-        "metrics": result.metrics.to_json(),
-        "window": result.window.to_json() if result.window is not None else {},
-    }
+    data = asdict(result)
+    return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}

@@ -5,10 +5,10 @@ it to ``reports/model-card/``; the API serves the loaded model's at ``GET /model
 from __future__ import annotations
 
 import json
-import uuid
 from html import escape
 from pathlib import Path
 
+from obesity_risk.files import atomic_write
 from obesity_risk.registry.card import ModelCard
 
 INTENDED_USE = (
@@ -122,8 +122,6 @@ def write(card: ModelCard, folder: Path, champion: bool) -> Path:
     page = render(card)
     path = folder / f"{card.name}-v{card.version or 'local'}.html"
     targets = [path, folder / "index.html"] if champion else [path]
-    for target in targets:  # temp file + rename: a reader never sees half a page
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(target)
+    for target in targets:  # a reader never sees half a page
+        atomic_write(target, page)
     return path

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from pydantic import BaseModel
 from obesity_risk.config import Settings
 from obesity_risk.data import refuse_duplicate_columns
 from obesity_risk.errors import ClusterError, DataValidationError
+from obesity_risk.files import atomic_write
 from obesity_risk.registry.card import IntegrityError
 
 PLUGIN = "obesity-risk-predictor"
@@ -111,9 +111,7 @@ def score_part(frame: pd.DataFrame, number: int, output: str) -> PartResult:
     out["model_version"] = predictor.version
     Path(output).mkdir(parents=True, exist_ok=True)
     target = Path(output) / f"part-{number:05d}.parquet"
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    out.to_parquet(tmp, index=False)
-    tmp.replace(target)
+    atomic_write(target, lambda tmp: out.to_parquet(tmp, index=False))
     bad = sorted(problems)
     rejects = pd.DataFrame(
         {"file": file, "part": number, "position": bad, "problems": [problems[i] for i in bad]}
@@ -271,9 +269,8 @@ def _summarize(
         if settings.data.id_column and settings.data.id_column in rejects.columns:
             columns.append(settings.data.id_column)
         rejects_path = output / "rejects.csv"
-        tmp = output / f".rejects.{uuid.uuid4().hex}.tmp"
-        rejects.sort_values(["part", "position"])[[*columns, "problems"]].to_csv(tmp, index=False)
-        tmp.replace(rejects_path)
+        ordered = rejects.sort_values(["part", "position"])[[*columns, "problems"]]
+        atomic_write(rejects_path, lambda tmp: ordered.to_csv(tmp, index=False))
     total = sum(r.rows for r in results)
     return BatchResult(
         scored=total - len(rejects),

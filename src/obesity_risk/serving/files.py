@@ -7,6 +7,7 @@ from pathlib import Path
 
 from obesity_risk.config import Settings
 from obesity_risk.data import load_dataset
+from obesity_risk.files import atomic_write
 from obesity_risk.registry.client import load_champion
 from obesity_risk.serving.predictor import Predictor
 
@@ -35,8 +36,5 @@ def predict_file(
     if data.ids is not None:
         scored.insert(0, str(data.ids.name), data.ids)
     scored["model_version"] = predictor.version
-    output_csv.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output_csv.with_suffix(output_csv.suffix + ".tmp")
-    scored.to_csv(tmp, index=False)
-    tmp.replace(output_csv)
+    atomic_write(output_csv, lambda tmp: scored.to_csv(tmp, index=False))
     return len(scored)

@@ -8,27 +8,19 @@ rows), :mod:`tune` (studies, out-of-fold probabilities), :mod:`selection`, :mod:
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 from loguru import logger
 
 from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget
-from obesity_risk.data import file_sha256
 from obesity_risk.errors import ConfigError
 from obesity_risk.features import build_pipeline
-from obesity_risk.registry.card import (
-    StudySummary,
-    TrainingSummary,
-)
+from obesity_risk.registry.card import TrainingSummary
 from obesity_risk.training.blending import BlendFit, build_blend, fit_blend
 from obesity_risk.training.candidates import Candidate, choose, measure, steps
 from obesity_risk.training.champion import register_champion
@@ -36,6 +28,7 @@ from obesity_risk.training.evaluation import (
     families_figure,
 )
 from obesity_risk.training.families import effective_family, make_estimator
+from obesity_risk.training.outputs import log_inputs, study_summaries, write_json
 from obesity_risk.training.selection import select_features
 from obesity_risk.training.splits import TrainingData, load_training_data
 from obesity_risk.training.tune import NoCompletedTrialError, StudyResult, run_study
@@ -105,7 +98,7 @@ class Trainer:
             run_name=f"train-{self.budget_name}-{datetime.now(UTC):%Y%m%dT%H%M%S}",
             experiment_id=experiment_id,
         ) as session:
-            self._log_inputs(data)
+            log_inputs(s, data, self.budget_name, self.budget, self.families, storage=self.storage)
             if self.feature_selection:
                 s = self._feature_selection(data)
             candidates: dict[str, Candidate] = {}
@@ -154,17 +147,7 @@ class Trainer:
                 rows=data.rows,
                 features={"selected": s.features.selected},
                 champion=champion,
-                studies={
-                    name: StudySummary(
-                        **r.model_dump(exclude={"family", "scores"}),
-                        val_accuracy=candidates[name].validation.accuracy,
-                        val_f1_macro=candidates[name].validation.f1_macro,
-                        test_accuracy=None
-                        if candidates[name].test is None
-                        else candidates[name].test.accuracy,
-                    )
-                    for name, r in results.items()
-                },
+                studies=study_summaries(results, candidates),
                 ensemble=None if fitted is None else fitted.model_dump(),
                 steps=steps(best, fitted, ensemble),
                 skipped_families=skipped,
@@ -175,34 +158,6 @@ class Trainer:
         return summary
 
     # ------------------------------------------------------------------ steps
-    def _log_inputs(self, data: TrainingData) -> None:
-        s = self.settings
-        mlflow.log_params(
-            {
-                "budget": self.budget_name,
-                "families": ",".join(self.families),
-                "cv_folds": self.budget.cv_folds,
-                "sample_rows": self.budget.sample_rows,
-                "seed": s.seed,
-                "metric": s.models.metric,
-                "train_file": Path(data.train_source).name,
-                "train_sha256": file_sha256(data.train_source),
-                "test_size": s.data.test_size,
-                "external_usage": s.data.external_usage,
-                "external_repeat": s.data.external_repeat,
-                "optuna_storage": "in-memory" if self.storage is None else "rdb",
-            }
-        )
-        mlflow.log_metrics({f"rows_{k}": v for k, v in data.rows.items()})
-        if data.external is not None:
-            mlflow.log_params(
-                {
-                    "external_file": Path(data.external.source).name,
-                    "external_sha256": file_sha256(data.external.source),
-                }
-            )
-        mlflow.log_dict(s.model_dump(mode="json", by_alias=True), "config/settings.json")
-
     def _feature_selection(self, data: TrainingData) -> Settings:
         with mlflow.start_run(
             run_name="feature-selection", nested=True, experiment_id=self._experiment_id
@@ -321,20 +276,3 @@ class Trainer:
             else {m: round(v, 4) for m, v in fitted.calibration.log_loss.items()},
         )
         return fitted, candidate
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    """Write JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.time_ns()}.tmp")  # concurrent runs
-    tmp.write_text(json.dumps(payload, indent=2, default=_json_default))
-    tmp.replace(path)
-    return path
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
