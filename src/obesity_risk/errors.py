@@ -1,5 +1,7 @@
 """Errors the package raises on purpose: each carries a message meant for the user."""
 
+import sys
+
 
 class ObesityRiskError(Exception):
     """Base class: the CLI prints these as one clear line, never as a stack trace."""
@@ -31,3 +33,10 @@ class ExplainError(ObesityRiskError):
 
 class ClusterError(ObesityRiskError):
     """The Dask scheduler cannot be reached or refused the connection (TLS, say)."""
+
+
+def report_problems(problems: list[str]) -> int:
+    """How a small command-line tool ends: each problem on stderr, exit code 1 if any, else 0."""
+    for line in problems:
+        sys.stderr.write(f"{line}\n")
+    return 1 if problems else 0

@@ -10,6 +10,8 @@ import sys
 import urllib.error
 import urllib.request
 
+from obesity_risk.errors import report_problems
+
 TIMEOUT_S = 3.0
 
 
@@ -33,9 +35,7 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m obesity_risk.healthcheck URL...\n")
         return 2
     problems = [p for url in argv if (p := check(url))]
-    for line in problems:
-        sys.stderr.write(f"{line}\n")
-    return 1 if problems else 0
+    return report_problems(problems)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import sys
 
 import httpx
 
+from obesity_risk.errors import report_problems
+
 TIMEOUT_S = 10.0
 
 
@@ -57,9 +59,7 @@ def main(specs: list[str]) -> int:
             ensure_user(url, admin, name, password)
         except (RuntimeError, httpx.HTTPError) as exc:
             problems.append(f"{name}: {type(exc).__name__}: {exc}")
-    for line in problems:
-        sys.stderr.write(f"{line}\n")
-    return 1 if problems else 0
+    return report_problems(problems)
 
 
 if __name__ == "__main__":
