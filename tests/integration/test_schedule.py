@@ -116,10 +116,10 @@ def test_prune_beside_concurrent_writers_on_postgres(postgres, tmp_path: Path) -
 
     def writer() -> None:
         while not stop.is_set():
+            request_id = uuid.uuid4().hex
             try:
-                acknowledged.append(
-                    store.write(uuid.uuid4().hex, "4", uci[:5], ["x"] * 5, [{"x": 1.0}] * 5)
-                )
+                store.write(request_id, "4", uci[:5], ["x"] * 5, [{"x": 1.0}] * 5)
+                acknowledged.append(request_id)  # write() returned: committed
             except Exception as exc:
                 errors.append(exc)
 
