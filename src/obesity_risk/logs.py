@@ -17,6 +17,9 @@ def configure_logging(settings: Settings, *, stderr: bool = True) -> None:
     cfg = settings.logging
     # cloudpickle is chosen deliberately for the fitted pipeline (see registry.log_pipeline)
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+    # one line per Optuna trial is noise next to the studies' MLflow runs (what
+    # optuna.logging.set_verbosity does, without importing optuna here)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
     logger.remove()
     if stderr:
         logger.add(sys.stderr, level=cfg.level, serialize=cfg.json_, format=_FORMAT)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import mlflow
 
+from obesity_risk.config import load_settings
 from obesity_risk.registry.publish import tracking_scope
 from tests.helpers.settings import quiet_settings
 
@@ -44,3 +45,21 @@ def test_separate_tracking_and_registry_uris_come_back_as_they_were(
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
         monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+
+
+def test_tuning_leaves_optuna_logging_to_the_entry_point() -> None:
+    """Library code sets no logging level; configure_logging (entry points) quiets Optuna."""
+    import logging
+    import re
+
+    from obesity_risk.logs import configure_logging
+
+    source = (Path(__file__).resolve().parents[2] / "src/obesity_risk/training/tune.py").read_text()
+    assert not re.search(r"set_verbosity|setLevel", source)
+    optuna_logger = logging.getLogger("optuna")
+    before = optuna_logger.level
+    try:
+        configure_logging(quiet_settings())
+        assert optuna_logger.level == logging.WARNING
+    finally:
+        optuna_logger.setLevel(before)

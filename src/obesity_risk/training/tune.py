@@ -262,7 +262,6 @@ def run_study(
 
     The result carries the best trial's out-of-fold probabilities: kept from the trial when
     this process ran it, else computed again with the best parameters (same folds)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study_name = f"{settings.tracking.experiment}-{family_name}"
     study = create_study(settings, study_name, storage)
     if budget.warm_start and not study.trials:
