@@ -8,7 +8,6 @@ from pathlib import Path
 
 import mlflow
 
-from obesity_risk.config import load_settings
 from obesity_risk.registry.publish import tracking_scope
 from tests.helpers.settings import quiet_settings
 
