@@ -73,6 +73,7 @@ class RetrainOutcome(Contract):
     started: bool
     pid: int | None = None
     budget: str | None = None
+    reason: str | None = Field(None, description="why retraining did not start")
 
 
 class ActionOutcome(Contract):
