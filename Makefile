@@ -13,7 +13,7 @@ DOCS_PORT ?= 8001
 SERVE ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch dashboards docs docs-build clean
+.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch dashboards figures docs docs-build clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -99,6 +99,11 @@ bench-train: install  ## training benchmark -> reports/benchmarks/training-$(BUD
 
 dashboards: install  ## rebuild docker/grafana/dashboards/*.json from docker/grafana/dashboards.py
 	$(BIN)/python docker/grafana/dashboards.py
+
+# a test run writes its screenshots under its temp dir only; these tests copy theirs into
+# $OBESITY_RISK_FIGURES (tests/helpers/figures.py)
+figures: install system-deps  ## the README's screenshots and drift panel -> reports/figures/*.png (browser and observability tests)
+	OBESITY_RISK_FIGURES=reports/figures OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest tests/integration/test_browser.py tests/integration/test_observability.py $(PYTEST_ARGS)
 
 docs: install  ## the documentation site on http://127.0.0.1:8001 (live reload while editing docs/)
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs serve -a 127.0.0.1:$(DOCS_PORT)

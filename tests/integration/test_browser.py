@@ -15,12 +15,12 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from obesity_risk.api.app import create_app
+from tests.helpers.figures import figure_path, publish_figure
 from tests.helpers.models import make_loaded
 from tests.helpers.net import free_port, wait_http_ok
 from tests.helpers.settings import quiet_settings
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -70,7 +70,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     driver.quit()
 
 
-def test_form_predicts_in_a_real_browser(server: str, browser, small_pipeline) -> None:
+def test_form_predicts_in_a_real_browser(
+    server: str, browser, small_pipeline, tmp_path: Path
+) -> None:
     browser.get(f"{server}/")
     assert browser.title == "obesity-risk"
     weight = browser.find_element(By.ID, "Weight")
@@ -104,9 +106,9 @@ def test_form_predicts_in_a_real_browser(server: str, browser, small_pipeline) -
     assert bars[0].get_attribute("style").startswith("width: 100")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
-    figures = ROOT / "reports" / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(figures / "api-form.png"))
+    shot = figure_path(tmp_path, "api-form.png")
+    browser.save_screenshot(str(shot))
+    publish_figure(shot)
 
 
 def test_form_shows_validation_errors(server: str, browser) -> None:
@@ -162,9 +164,9 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
         logs = []
     severe = [e for e in logs if e["level"] == "SEVERE"]
     assert not severe, severe[:3]
-    figures = ROOT / "reports" / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(figures / "drift-report.png"))
+    shot = figure_path(tmp_path, "drift-report.png")
+    browser.save_screenshot(str(shot))
+    publish_figure(shot)
 
     browser.get((out / "latest-performance.html").as_uri())
     WebDriverWait(browser, 30).until(
@@ -185,7 +187,9 @@ def test_reports_render_in_a_real_browser(tmp_path: Path, browser, small_pipelin
     kinds = [r.get_attribute("data-kind") for r in rows]
     assert kinds == ["data-drift", "data-drift", "performance", "data-drift"]  # newest first
     check_index_filter_and_trends(browser, rows)
-    browser.save_screenshot(str(figures / "reports-index.png"))
+    shot = figure_path(tmp_path, "reports-index.png")
+    browser.save_screenshot(str(shot))
+    publish_figure(shot)
 
 
 def check_index_filter_and_trends(browser, rows) -> None:
@@ -257,7 +261,9 @@ def test_model_card_renders_in_a_real_browser(server: str, browser, tmp_path: Pa
     assert len(bars) == 4 and bars[0].size["width"] == 200 and bars[1].size["width"] < 200
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
-    browser.save_screenshot(str(ROOT / "reports" / "figures" / "model-card.png"))
+    shot = figure_path(tmp_path, "model-card.png")
+    browser.save_screenshot(str(shot))
+    publish_figure(shot)
     # the served model's card, from the API
     browser.get(f"{server}/model/card")
     assert browser.title == "obesity-risk v5: model card"

@@ -4,8 +4,8 @@ driven by ``obesity-risk simulate`` (calm traffic, then drifted traffic with lab
 later). Every dashboard panel's query must return data from that Prometheus, the drift must
 show in the next report's verdict and in the metrics, and the drift alert must fire.
 
-The drift panel's data (range queries against this Prometheus) is drawn to
-``reports/figures/drift-panel.png`` for the README.
+The drift panel's data (range queries against this Prometheus) is drawn to ``drift-panel.png``
+under the test's temp dir; ``make figures`` copies it to ``reports/figures/`` for the README.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import yaml
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.publish import export_local
 from obesity_risk.training.evaluation import reference_frame
+from tests.helpers.figures import figure_path, publish_figure
 from tests.helpers.models import make_card
 from tests.helpers.net import free_port, wait_http_ok
 from tests.helpers.paths import ROOT, TRAIN_CSV, isolated_paths
@@ -39,7 +40,6 @@ SCRAPE_TOKEN = "observability-scrape-token-0123"  # what Prometheus holds: reads
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PROMETHEUS_DIR = ROOT / "docker" / "prometheus"
 DASHBOARDS = ROOT / "docker" / "grafana" / "dashboards"
-FIGURE = ROOT / "reports" / "figures" / "drift-panel.png"
 DRIFT = "Weight*1.15,FAVC=yes:0.3,CALC=Always:0.05"
 
 
@@ -171,8 +171,8 @@ def _utc(moment: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(moment))
 
 
-def _draw(prom: str, start: float, end: float, marks: dict[str, float]) -> None:
-    """The drift panel's data, from range queries, as a PNG."""
+def _draw(prom: str, start: float, end: float, marks: dict[str, float], path: Path) -> None:
+    """The drift panel's data, from range queries, as a PNG at ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -205,8 +205,7 @@ def _draw(prom: str, start: float, end: float, marks: dict[str, float]) -> None:
     ax.set_title("obesity_risk_drift_rule_value, scraped by Prometheus during the test")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
@@ -266,4 +265,6 @@ def test_simulated_drift_moves_the_metrics_dashboards_and_alerts(
         alerts = _wait_for(prom, 'ALERTS{alertname="ObesityRiskDriftRuleFired"}', 20)
         assert {a["metric"]["rule"] for a in alerts} >= {"weight_drift"}
         marks = {"drifted traffic": drifted_at, "report on it": reported_at}
-        _draw(prom, start, time.time(), marks)
+        figure = figure_path(tmp_path, "drift-panel.png")
+        _draw(prom, start, time.time(), marks, figure)
+        publish_figure(figure)

@@ -88,3 +88,19 @@ def test_the_unit_suite_starts_no_process(path: Path) -> None:
             assert owner not in {"os", "shutil", "subprocess", "pty"}, (
                 f"{path.name}:{node.lineno} {owner}.{node.attr}"
             )
+
+
+def test_no_test_writes_into_the_tracked_figures() -> None:
+    """Figures go under a temp dir (``tests.helpers.figures``); only ``make figures`` copies
+    them to reports/figures, so a test run leaves the checkout clean."""
+    allowed = {TESTS / "helpers" / "figures.py", Path(__file__).resolve()}
+    bad = []
+    for path in _sources():
+        if path.resolve() in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                text = ast.unparse(node)
+                if "ROOT" in text and "'figures'" in text:
+                    bad.append(f"{path.relative_to(TESTS)}:{node.lineno} {text}")
+    assert not bad, bad
