@@ -31,12 +31,16 @@ def make_card(version: str | None = "3", family: str = "lgbm", **metrics):
     """A model card as training writes it (artifact hashes are added by ``export_local``)."""
     from obesity_risk.registry.card import CardMetrics, ModelCard
 
+    data = quiet_settings().data
     return ModelCard(
         name="obesity-risk",
         family=family,
         version=version,
-        classes=list(quiet_settings().data.classes),
+        classes=list(data.classes),
         metrics=CardMetrics(**metrics),
+        description=data.description,  # what training copies from data.* into the card
+        intended_use=data.intended_use,
+        limitations=list(data.limitations),
     )
 
 

@@ -133,7 +133,8 @@ def create_app(
         static_url="/docs-assets",
         title="obesity-risk",
         version=__version__,
-        description="Obesity-level predictions from the registered champion pipeline.",
+        description=(settings.data.description or f"Predictions of {settings.data.target}")
+        + " Served by the registered champion pipeline.",
         lifespan=_lifespan(settings, holder, telemetry),
     )
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -54,6 +54,10 @@ class DataSchema(Strict):
 
     train_file: Path
     external_file: Path | None = None
+    # the dataset's own prose: the model card page and the API's description show it
+    description: str = ""
+    intended_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
     id_column: str | None = None
     target: str
     classes: list[str] = Field(min_length=2)

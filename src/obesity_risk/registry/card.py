@@ -91,6 +91,9 @@ class ModelCard(_Frozen):
     )
     importance_space: str | None = None
     rows: dict[str, int] = Field(default_factory=dict)
+    description: str = ""  # the dataset's prose (data.description, .intended_use, .limitations)
+    intended_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
     data: dict[str, str] = Field(default_factory=dict, description="data file -> sha256")
     artifacts: dict[str, str] = Field(
         default_factory=dict, description="every file of the exported model -> sha256"
@@ -129,7 +132,11 @@ class ModelCard(_Frozen):
 
     # ------------------------------------------------------------------ signing
     def _payload(self) -> bytes:
-        return self.model_copy(update={"signature": None}).to_json().encode()
+        """What is signed: the card without its signature, fields at their default left out
+        (a field added later with a default does not change the payload of older cards)."""
+        unsigned = self.model_copy(update={"signature": None})
+        data = unsigned.model_dump(mode="json", exclude_defaults=True)
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
     def signed(self, key: Ed25519PrivateKey | None) -> ModelCard:
         """This card with its Ed25519 signature (unchanged when no key is configured)."""

@@ -11,24 +11,8 @@ from pathlib import Path
 from obesity_risk.files import atomic_write
 from obesity_risk.registry.card import ModelCard
 
-INTENDED_USE = (
-    "A screening aid: it estimates an obesity-level category (7 classes, close to BMI bands)"
-    " from self-reported eating habits and physical condition, for population analytics and"
-    " to prompt a conversation with a clinician. It is not a diagnosis and must not drive an"
-    " individual's treatment."
-)
-DATA_NOTE = (
-    "The training rows (Kaggle Playground S4E2) are synthetic: a deep model generated them"
-    " from the UCI file (Palechor & de la Hoz Manotas, 2019), which is itself 23% survey"
-    " answers and 77% SMOTE-generated rows. When the UCI rows augment training"
-    " (data.external_usage: augment) they enter training folds only, never a validation fold"
-    " or the test split; scores on the UCI file are then not an independent test."
-)
-LIMITATIONS = [
-    "Height and Weight carry most of the signal (the classes are close to BMI bands): the"
-    " model adds little over BMI where habits are concerned.",
-    "Inputs are self-reported; the population is 14-61 years old from Mexico, Peru and"
-    " Colombia (UCI); other populations may differ (watch the drift reports).",
+NO_PROSE = "Not configured: set data.{key} in the dataset's YAML."
+GENERAL_LIMITATIONS = [
     "Accuracy differs between slices (table above); small slices are noisy.",
     "Probabilities are close to calibrated overall (ECE above) but per-class reliability varies.",
 ]
@@ -93,7 +77,9 @@ def render(card: ModelCard) -> str:
     data = _table([[k, v] for k, v in card.data.items()], ["file", "sha256"])
     rows = _table([[k, v] for k, v in card.rows.items()], ["part", "rows"])
     params = escape(json.dumps(card.params, indent=1, default=str))
-    limits = "".join(f"<li>{escape(t)}</li>" for t in LIMITATIONS)
+    limits = "".join(f"<li>{escape(t)}</li>" for t in [*card.limitations, *GENERAL_LIMITATIONS])
+    intended = card.intended_use or NO_PROSE.format(key="intended_use")
+    about = card.description or NO_PROSE.format(key="description")
     title = f"{card.name} v{card.version or '-'}: model card"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{escape(title)}</title><style>{_STYLE}</style></head><body>
@@ -101,8 +87,8 @@ def render(card: ModelCard) -> str:
 <p>family <b>{escape(card.family)}</b> · budget {escape(str(card.budget))} · trained
 {escape(str(card.trained_at))} · package {escape(str(card.package_version))} · run
 <code>{escape(str(card.run_id))}</code></p>
-<h2>Intended use</h2><p>{escape(INTENDED_USE)}</p>
-<h2>Data</h2><p>{escape(DATA_NOTE)}</p>{data}{rows}
+<h2>Intended use</h2><p>{escape(intended)}</p>
+<h2>Data</h2><p>{escape(about)}</p>{data}{rows}
 <h2>Training</h2>{members}
 <p>class weights: {escape(_fmt(card.class_weights))} · calibration:
 {escape(card.calibration or "none")}</p>

@@ -84,6 +84,9 @@ def build_card(
     return ModelCard(
         name=s.tracking.registered_model,
         family=chosen.name,
+        description=s.data.description,
+        intended_use=s.data.intended_use,
+        limitations=list(s.data.limitations),
         run_id=chosen.run_id,
         budget=budget_name,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),

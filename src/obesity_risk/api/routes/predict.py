@@ -240,7 +240,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
         explain: Explain = False,
     ) -> Response:
-        """Predict the obesity level of one record (``?explain=true``: and why).
+        """Predict the target of one record (``?explain=true``: and why).
 
         On the event loop: scoring one record takes well under a millisecond, and the commit is
         awaited (the log's writer thread resolves it), so no thread hand-off is paid per request.
