@@ -10,7 +10,8 @@ the CLI, the monitor) never prune or list each other's half-recorded reports.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from obesity_risk.config import DataSchema
 from obesity_risk.errors import DataValidationError
 from obesity_risk.files import atomic_write
 from obesity_risk.monitoring import KINDS, index
+from obesity_risk.monitoring.contracts import ReportSummary, ReportWindow, RuleDecision
 
 PREDICTION = "prediction"
 
@@ -37,13 +39,17 @@ class ReportResult:
     html: Path
     json: Path
     latest: Path
-    metrics: dict[str, Any]
-    window: dict[str, Any] = field(default_factory=dict)
+    metrics: ReportSummary
+    window: ReportWindow | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, ReportSummary):  # a mapping of the JSON form
+            self.metrics = ReportSummary.model_validate(self.metrics)
 
 
 def prepare(
     frame: pd.DataFrame, schema: DataSchema, max_rows: int, seed: int, name: str
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, ReportWindow]:
     """Keep schema columns + target/prediction; sample to ``max_rows``; describe the window."""
     missing = [c for c in schema.columns if c not in frame.columns]
     if missing:
@@ -60,7 +66,7 @@ def prepare(
     if len(frame) > max_rows:
         frame = frame.sample(max_rows, random_state=seed)
     window["rows_used"] = len(frame)
-    return frame.reset_index(drop=True), window
+    return frame.reset_index(drop=True), ReportWindow.model_validate(window)
 
 
 def _definition(schema: DataSchema, frame: pd.DataFrame) -> DataDefinition:
@@ -126,8 +132,6 @@ def summarise(kind: str, snapshot: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-
-
 def build_report(
     kind: str,
     reference: pd.DataFrame,
@@ -138,7 +142,7 @@ def build_report(
     max_rows: int = 20000,
     seed: int = 42,
     column_threshold: float = 0.1,
-    meta: dict[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
 ) -> ReportResult:
     """Build one report kind; write HTML + JSON atomically; refresh latest and the index."""
     reference, _ = prepare(reference, schema, max_rows, seed, "reference")
@@ -153,13 +157,15 @@ def build_report(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     html_path = out_dir / f"{stamp}-{kind}.html"
     json_path = html_path.with_suffix(".json")
-    summary = {
-        "kind": kind,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "window": window,
-        **(meta or {}),
-        **summarise(kind, snapshot.dict()),
-    }
+    summary = ReportSummary.model_validate(
+        {
+            "kind": kind,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "window": window,
+            **(meta or {}),
+            **summarise(kind, snapshot.dict()),
+        }
+    )
     atomic_write(html_path, snapshot.save_html)
     latest = out_dir / f"latest-{kind}.html"
     atomic_write(latest, snapshot.save_html)
@@ -174,11 +180,13 @@ def _folder_lock(out_dir: Path) -> FileLock:
     return FileLock(out_dir / ".reports.lock", timeout=120)
 
 
-def record_decisions(result: ReportResult, decisions: dict[str, Any]) -> None:
+def record_decisions(
+    result: ReportResult, decisions: Mapping[str, RuleDecision | Mapping[str, Any]]
+) -> None:
     """(Re)write the report's JSON with the rule decisions, then the index."""
-    result.metrics["decisions"] = decisions
+    result.metrics = result.metrics.replace(decisions=dict(decisions))
     with _folder_lock(result.html.parent):
-        atomic_write(result.json, json.dumps(result.metrics, indent=2, default=str))
+        atomic_write(result.json, json.dumps(result.metrics.to_json(), indent=2))
         _write_index(result.html.parent)
 
 
@@ -213,5 +221,9 @@ def prune_reports(out_dir: Path, keep: int) -> list[Path]:
 
 def as_dict(result: ReportResult) -> dict[str, Any]:
     """JSON-friendly view of a result."""
-    data = asdict(result)
-    return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+    return {
+        "kind": result.kind,
+        **{k: str(getattr(result, k)) for k in ("html", "json", "latest")},
+        "metrics": result.metrics.to_json(),
+        "window": result.window.to_json() if result.window is not None else {},
+    }
