@@ -31,10 +31,10 @@ from typing import Any
 from obesity_risk.config import load_settings
 from obesity_risk.features import build_pipeline
 from obesity_risk.logs import configure_logging
+from obesity_risk.training.cv import cross_validate
 from obesity_risk.training.families import make_estimator
 from obesity_risk.training.splits import TrainingData, load_training_data
 from obesity_risk.training.trainer import Trainer
-from obesity_risk.training.tune import cross_validate
 
 TARGETS = {  # issue #12: champion OOF accuracy and wall-time limits per budget
     "smoke": {"max_wall_s": 90.0},

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from obesity_risk.training.cv import cross_validate
 from obesity_risk.training.splits import Labelled, TrainingData, load_training_data
-from obesity_risk.training.tune import cross_validate
 from tests.helpers.settings import quiet_settings
 
 

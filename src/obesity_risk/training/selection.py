@@ -12,9 +12,9 @@ from sklearn.pipeline import Pipeline
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget
 from obesity_risk.features import build_pipeline, model_columns
+from obesity_risk.training.cv import cross_validate
 from obesity_risk.training.families import clip_to_space, effective_family, make_estimator
 from obesity_risk.training.splits import TrainingData
-from obesity_risk.training.tune import cross_validate
 
 
 class FeatureSelection(BaseModel):

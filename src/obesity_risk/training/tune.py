@@ -14,80 +14,20 @@ import sqlalchemy
 from loguru import logger
 from mlflow.entities import Metric, Param, RunTag
 from optuna.trial import TrialState
-from pydantic import BaseModel, ConfigDict, Field
-from sklearn.base import clone
-from sklearn.metrics import accuracy_score, f1_score
+from pydantic import ConfigDict, Field
 
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget, ModelFamily
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.features import build_pipeline
 from obesity_risk.registry.card import StudyFigures
+from obesity_risk.training.cv import CVScores, cross_validate
 from obesity_risk.training.families import clip_to_space, make_estimator, suggest
 from obesity_risk.training.splits import TrainingData
 
 
 class NoCompletedTrialError(ObesityRiskError):
     """A study ended without a single completed trial."""
-
-
-class CVScores(BaseModel):
-    """Per-fold scores and the out-of-fold class probabilities (NaN rows: folds not run)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    accuracy: list[float] = Field(default_factory=list)
-    f1_macro: list[float] = Field(default_factory=list)
-    oof: np.ndarray | None = None  # (rows of data.fit, classes), columns in classes_ order
-    classes: list[str] = Field(default_factory=list)
-
-    def mean(self, metric: str) -> float:
-        """Mean of one metric over the folds run."""
-        return float(np.mean(getattr(self, metric)))
-
-    def per_fold(self) -> dict[str, list[float]]:
-        """The fold scores by metric name."""
-        return {"accuracy": self.accuracy, "f1_macro": self.f1_macro}
-
-
-def cross_validate(
-    pipeline: Any,
-    data: TrainingData,
-    metric: str = "accuracy",
-    trial: optuna.Trial | None = None,
-    time_limit_s: float | None = None,
-) -> CVScores:
-    """Fit/score ``pipeline`` on each fold of ``data`` (training folds augmented, validation
-    folds never); report the running mean to ``trial`` for pruning.
-
-    Raises:
-        optuna.TrialPruned: when the pruner stops the trial, or when ``time_limit_s`` is
-            exceeded after a fold (fold scores so far are attached to the trial).
-    """
-    started = time.perf_counter()
-    scores = CVScores()
-    for step, ((train, valid), (_, valid_idx)) in enumerate(
-        zip(data.fold_frames(), data.folds, strict=True)
-    ):
-        model = clone(pipeline).fit(train.X, train.y)
-        proba = model.predict_proba(valid.X)
-        if scores.oof is None:
-            scores.classes = [str(c) for c in model.classes_]
-            scores.oof = np.full((len(data.fit), len(scores.classes)), np.nan)
-        scores.oof[valid_idx] = proba
-        predicted = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
-        scores.accuracy.append(float(accuracy_score(valid.y, predicted)))
-        scores.f1_macro.append(float(f1_score(valid.y, predicted, average="macro")))
-        if trial is not None:
-            trial.set_user_attr("fold_scores", scores.per_fold())
-            trial.report(scores.mean(metric), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after fold {step + 1}/{len(data.folds)}")
-            over_time = time_limit_s is not None and time.perf_counter() - started > time_limit_s
-            if over_time and step + 1 < len(data.folds):
-                trial.set_user_attr("over_time", True)
-                raise optuna.TrialPruned(f"over the {time_limit_s:.0f}s trial time limit")
-    return scores
 
 
 class StudyResult(StudyFigures):

@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
+from obesity_risk.api.bodies import request_body_schema, validate_body
 from obesity_risk.api.deps import AdminDep, ModelDep, RawBodyDep, StoreDep, TelemetryDep
-from obesity_risk.api.routes.predict import request_body_schema, validate_body
 from obesity_risk.api.schemas import ADMIN_ERRORS, BODY_ERRORS, ErrorBody
 from obesity_risk.errors import DataValidationError
 from obesity_risk.monitoring.feedback import FeedbackNotFoundError, GroundTruth, save_labels

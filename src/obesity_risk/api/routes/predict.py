@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
-from fastapi.exceptions import RequestValidationError
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from obesity_risk.api.bodies import request_body_schema, validate_body
 from obesity_risk.api.deps import RawBodyDep, ServingDep
-from obesity_risk.api.jsonkeys import UniqueKeysDep, refuse_duplicate_keys
+from obesity_risk.api.jsonkeys import UniqueKeysDep
 from obesity_risk.api.responses import FastJSONResponse
 from obesity_risk.api.schemas import BODY_ERRORS, BatchResponse, ErrorBody, PredictionResponse
 from obesity_risk.api.telemetry import Telemetry
@@ -170,53 +170,6 @@ def _answer(
     if once is not None:  # already encoded for the log
         return Response(once.response, media_type="application/json")
     return FastJSONResponse(body)
-
-
-def validate_body(model: type[BaseModel], raw: bytes) -> Any:
-    """Parse and validate a JSON body in one pass (pydantic-core reads the bytes directly), then
-    refuse a key repeated within an object (pydantic would keep the last one).
-
-    Raises:
-        RequestValidationError: FastAPI's 422, locations prefixed with ``body`` as its own are.
-    """
-    try:
-        body = model.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = [
-            {**e, "loc": ("body", *e["loc"]), "input": _echo(e.get("input"))}
-            for e in exc.errors(include_url=False)
-        ]
-        raise RequestValidationError(errors) from None
-    refuse_duplicate_keys(raw)
-    return body
-
-
-def _echo(value: Any, limit: int = 200) -> Any:
-    """The offending input as it can be echoed: undecodable JSON is text, cut to ``limit``."""
-    if isinstance(value, bytes | bytearray):
-        text = bytes(value[: limit + 1]).decode("utf-8", "replace")
-        return text if len(text) <= limit else f"{text[:limit]}..."
-    return value
-
-
-def request_body_schema(model: type[BaseModel], inline: bool = False) -> dict[str, Any]:
-    """OpenAPI ``requestBody`` for a route that validates its raw body itself.
-
-    Nested models point at ``components/schemas``, where FastAPI already publishes those another
-    route parses; with ``inline`` they are written in place (models no route publishes).
-    """
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    defs = schema.pop("$defs", {})
-
-    def resolved(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolved(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolved(value) for key, value in node.items()}
-        return [resolved(item) for item in node] if isinstance(node, list) else node
-
-    body = resolved(schema) if inline else schema
-    return {"required": True, "content": {"application/json": {"schema": body}}}
 
 
 def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
