@@ -15,5 +15,8 @@ in the ``conftest.py`` files and may call these helpers.
 - ``api``: ``TOKEN``, ``AUTH``, ``record`` for the in-process API tests.
 - ``batch``: ``DASK``, ``environment`` for the Dask batch tests.
 - ``pg``: ``PostgresServer``, a throw-away PostgreSQL server.
+- ``aws``: ``AWS_TEST_ENV``, credentials for the throw-away S3 endpoint.
+- ``observability``: the Prometheus and Grafana folders, ``dashboards``.
+- ``figures``: ``figure_path``, ``publish_figure`` (``make figures`` copies to reports/figures).
 - ``store_checks``, ``idempotency_checks``: checks run on every database the store supports.
 """
