@@ -1,60 +1,12 @@
 """Request bodies validated from their raw bytes (one pydantic-core pass) and documented in
 OpenAPI by hand, for the routes that read the body themselves."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Header, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from obesity_risk.api.jsonkeys import refuse_duplicate_keys
-from obesity_risk.api.schemas import BODY_ERRORS, ErrorBody
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    **BODY_ERRORS,
-    409: {
-        "model": ErrorBody,
-        "description": "the Idempotency-Key was already used for a different request (another"
-        " route, explain flag or records); nothing was logged",
-    },
-    501: {"model": ErrorBody, "description": "explanations asked of a model that has none"},
-    503: {
-        "model": ErrorBody,
-        "description": "no model loaded, or the prediction log is unavailable or busy"
-        " (Retry-After says when to retry)",
-    },
-}
-
-VALIDATION_ERROR: dict[str, Any] = {
-    "description": "Validation Error",
-    "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
-    },
-}
-REPLAYED = "Idempotent-Replayed"  # response header of a retry answered with the original response
-
-Explain = Annotated[
-    bool,
-    Query(
-        description="add each prediction's top input columns (TreeSHAP contributions for the"
-        " predicted class; `serving.explain_top` of them)"
-    ),
-]
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=128,
-        pattern=r"^[\x21-\x7e]+$",
-        description="a retry with the same key and the same request (route, `explain`,"
-        " records) is logged once and answered with the original response (same request id"
-        f" and predictions; header `{REPLAYED}: true`); the same key with a different request"
-        " is refused with 409. Keys are kept as long as the logged predictions; ignored when"
-        " predictions are not logged",
-    ),
-]
 
 
 def validate_body(model: type[BaseModel], raw: bytes) -> Any:

@@ -152,7 +152,7 @@ class Predictor:
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         """Score a validated frame (the fast path reads its columns without copying rows)."""
-        if not len(frame):
+        if frame.empty:
             return self._predictions(np.zeros((0, len(self.classes))), {})
         unknown = self._unknown(frame)
         if self.compiled is not None:
