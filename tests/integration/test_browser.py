@@ -208,10 +208,14 @@ def test_model_card_renders_in_a_real_browser(server: str, browser, tmp_path: Pa
     from obesity_risk.registry import card_page as model_card
     from obesity_risk.registry.card import CardMetrics, ModelCard
 
+    data = quiet_settings().data  # training copies the dataset's prose onto the card
     card = ModelCard(
         name="obesity-risk",
         family="ensemble",
         version="12",
+        description=data.description,
+        intended_use=data.intended_use,
+        limitations=list(data.limitations),
         metrics=CardMetrics(
             cv_accuracy=0.9096,
             val_accuracy=0.9046,
