@@ -67,6 +67,18 @@ def keys_logged(store: PredictionStore) -> int:
         return int(conn.execute(count).scalar_one())
 
 
+def _usable(store: PredictionStore, timeout: float) -> bool:
+    """The store's writer is connected and healthy. Stores opened together on a new database
+    may race to create its tables: the loser's first probe fails and its next one (a second
+    later) succeeds, as the store is designed to; wait for that instead of the first probe."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.wait_connected(0.2) and store.health() is None:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def assert_duplicates_log_once(url: str, hold: Hold, stores: int, requests: int = 16) -> None:
     """``requests`` writes with one key while the database refuses writes (``hold``), spread
     over ``stores`` stores (API workers) on ``url``, plus one with the key and another body.
@@ -78,7 +90,7 @@ def assert_duplicates_log_once(url: str, hold: Hold, stores: int, requests: int 
     opened = [PredictionStore(url) for _ in range(stores)]
     pool = ThreadPoolExecutor(requests + 2)
     try:
-        assert all(store.wait_connected(10) for store in opened)
+        assert all(_usable(store, 10) for store in opened)
         with hold():
             plug = pool.submit(opened[0].write, "plug", "1", *ROW) if stores == 1 else None
             time.sleep(0.2)
