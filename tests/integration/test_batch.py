@@ -20,7 +20,7 @@ from obesity_risk.errors import DataValidationError
 from obesity_risk.registry.client import load_champion
 from obesity_risk.serving.batch import score_dask
 from obesity_risk.serving.predictor import Predictor
-from tests.helpers.batch import DASK, environment
+from tests.helpers.batch import DASK, clean_environ, environment, scheduler_args, worker_args
 from tests.helpers.cli import cli, tmp_env
 from tests.helpers.net import free_port
 from tests.helpers.paths import TRAIN_CSV, UCI_CSV
@@ -86,34 +86,10 @@ def cluster(champion):
     """``dask scheduler`` + two ``dask worker`` processes (no nanny: a killed worker stays dead)."""
     _, tmp = champion
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
-    env |= environment(tmp, "256KB")
+    env = clean_environ() | environment(tmp, "256KB")
     address = f"tcp://127.0.0.1:{port}"
-    scheduler = start(
-        "scheduler",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--dashboard-address",
-        ":0",
-        env=env,
-    )
-    workers = [
-        start(
-            "worker",
-            address,
-            "--nthreads",
-            "1",
-            "--no-nanny",
-            "--dashboard-address",
-            ":0",
-            "--local-directory",
-            str(tmp / f"w{i}"),
-            env=env,
-        )
-        for i in range(2)
-    ]
+    scheduler = start(*scheduler_args(port), env=env)
+    workers = [start(*worker_args(address, tmp / f"w{i}"), env=env) for i in range(2)]
     yield address, workers
     for process in [*workers, scheduler]:
         process.kill()

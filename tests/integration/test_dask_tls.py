@@ -5,7 +5,6 @@ worker join."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 
 from obesity_risk.dask_tls import dask_environment, make_certificates
-from tests.helpers.batch import DASK, environment
+from tests.helpers.batch import DASK, clean_environ, environment, scheduler_args, worker_args
 from tests.helpers.cli import cli
 from tests.helpers.net import free_port
 from tests.helpers.paths import UCI_CSV
@@ -33,40 +32,12 @@ def test_the_batch_cluster_speaks_mutual_tls_only(champion, tmp_path: Path) -> N
     before = (certs / "ca.pem").read_bytes()
     make_certificates(certs)  # an existing set is kept
     assert (certs / "ca.pem").read_bytes() == before
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OBESITY_RISK", "MLFLOW_"))}
+    base = clean_environ()
     tls = base | environment(tmp, "256KB") | dask_environment(certs)
     port = free_port()
     address = f"tls://127.0.0.1:{port}"
-    scheduler = _start(
-        [
-            "scheduler",
-            "--protocol",
-            "tls",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dashboard-address",
-            ":0",
-        ],
-        tls,
-        tmp_path / "scheduler.log",
-    )
-    worker = _start(
-        [
-            "worker",
-            address,
-            "--nthreads",
-            "1",
-            "--no-nanny",
-            "--dashboard-address",
-            ":0",
-            "--local-directory",
-            str(tmp_path / "w"),
-        ],
-        tls,
-        tmp_path / "worker.log",
-    )
+    scheduler = _start(scheduler_args(port, "--protocol", "tls"), tls, tmp_path / "scheduler.log")
+    worker = _start(worker_args(address, tmp_path / "w"), tls, tmp_path / "worker.log")
     intruder = _start(  # a worker without the certificates
         [
             "worker",
