@@ -181,9 +181,16 @@ def refuse_duplicate_columns(
         )
 
 
-def _has_nul(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return any(b"\0" in chunk for chunk in iter(lambda: handle.read(1 << 20), b""))
+def csv_engine(
+    path: Path | str, storage_options: dict[str, Any] | None = None
+) -> Literal["c", "python"]:
+    """The pandas CSV engine that reads this file whole: ``python`` when it holds a NUL byte
+    (the C engine cuts a value at the NUL, so ``"Male\\x00x"`` would pass as ``"Male"``)."""
+    import fsspec
+
+    with fsspec.open(str(path), "rb", **(storage_options or {})) as handle:
+        chunks = iter(lambda: handle.read(1 << 20), b"")
+        return "python" if any(b"\0" in chunk for chunk in chunks) else "c"
 
 
 def read_csv(path: Path | str) -> pd.DataFrame:
@@ -198,7 +205,7 @@ def read_csv(path: Path | str) -> pd.DataFrame:
     if not path.is_file():
         raise DataValidationError(f"{path}: file not found")
     try:
-        engine: Literal["c", "python"] = "python" if _has_nul(path) else "c"
+        engine = csv_engine(path)
         frame = pd.read_csv(
             path, keep_default_na=True, na_values=[""], skipinitialspace=True, engine=engine
         )

@@ -73,6 +73,15 @@ def test_local_cluster_scores_like_the_predictor_and_reports_rejects(
     assert "Age: missing value" in rejects["problems"][0]
     assert "MTRANS" in rejects["problems"][1] and "Teleport" in rejects["problems"][1]
     assert "Weight" in rejects["problems"][2]
+    # a NUL byte inside a value: the whole value is rejected, not cut at the NUL and scored
+    nul = frame.astype({"Gender": object})
+    nul.loc[100, "Gender"] = f"{nul.loc[100, 'Gender']}\0x"
+    nul.to_csv(tmp / "nul.csv", index=False)
+    result = score_dask(settings, str(tmp / "nul.csv"), tmp / "nul", progress=False)
+    assert (result.scored, result.rejected) == (2996, 4)
+    nul_rejects = pd.read_csv(result.rejects)
+    assert nul_rejects["row"].tolist() == [10, 101, 2000, 2501]
+    assert "Gender" in nul_rejects["problems"][1] and "\\x00x" in nul_rejects["problems"][1]
 
 
 def start(*args: str, env: dict[str, str]) -> subprocess.Popen:

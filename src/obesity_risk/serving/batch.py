@@ -31,7 +31,7 @@ from distributed import WorkerPlugin, get_worker
 from pydantic import BaseModel
 
 from obesity_risk.config import Settings
-from obesity_risk.data import refuse_duplicate_columns
+from obesity_risk.data import csv_engine, refuse_duplicate_columns
 from obesity_risk.errors import ClusterError, DataValidationError
 from obesity_risk.files import atomic_write
 from obesity_risk.registry.card import IntegrityError
@@ -166,7 +166,8 @@ def _read(source: str, settings: Settings) -> Any:
         if path.endswith((".parquet", ".pq")):
             part = dd.read_parquet(path, split_row_groups=True, storage_options=options)
         else:
-            refuse_duplicate_columns(path, options)
+            engine = csv_engine(path, options)
+            refuse_duplicate_columns(path, options, engine=engine)
             part = dd.read_csv(
                 path,
                 blocksize=settings.batch.blocksize,
@@ -174,6 +175,7 @@ def _read(source: str, settings: Settings) -> Any:
                 keep_default_na=True,
                 na_values=[""],
                 skipinitialspace=True,
+                engine=engine,
                 storage_options=options,
             )
         parts.append(part.assign(**{FILE: path}))
