@@ -174,3 +174,44 @@ def test_report_files_are_regular_files_inside_the_folder(tmp_path: Path, small_
         folder.rename(elsewhere)
         folder.symlink_to(elsewhere, target_is_directory=True)
         assert client.get("/monitoring/files/real.html").status_code == 404
+
+
+def test_a_symlink_swapped_in_during_a_request_is_never_followed(
+    tmp_path: Path, small_pipeline
+) -> None:
+    """A writer of the reports folder swaps ``latest.json`` between a real file and a symlink
+    to a secret as fast as it can: what is checked is what is opened, so the secret is never
+    served (a check on the path followed by an open of the path serves it in the gap)."""
+    import os
+    import threading
+
+    settings, client = make_client(tmp_path, small_pipeline)
+    folder = settings.reports_dir / "monitoring"
+    folder.mkdir(parents=True)
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"secret": true}')
+    (folder / "real.json").write_text('{"report": 1}')
+    (folder / "trap.json").symlink_to(secret)
+    stop = threading.Event()
+
+    def swap() -> None:
+        while not stop.is_set():
+            os.link(folder / "real.json", folder / "next.json")
+            os.replace(folder / "next.json", folder / "latest.json")
+            os.symlink(secret, folder / "next.json")
+            os.replace(folder / "next.json", folder / "latest.json")
+
+    swapper = threading.Thread(target=swap, daemon=True)
+    bodies: dict[str, int] = {}
+    with client:
+        swapper.start()
+        try:
+            for _ in range(1500):
+                response = client.get("/monitoring/files/latest.json")
+                key = response.text if response.status_code == 200 else str(response.status_code)
+                bodies[key] = bodies.get(key, 0) + 1
+        finally:
+            stop.set()
+            swapper.join()
+    assert '{"secret": true}' not in bodies, bodies
+    assert bodies.get('{"report": 1}', 0) > 0 and bodies.get("404", 0) > 0, bodies

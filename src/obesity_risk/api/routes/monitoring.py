@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -153,12 +153,13 @@ def start_report(
 @router.get(
     "/reports/latest/{kind}", response_class=FileResponse, responses={404: {"model": ErrorBody}}
 )
-def latest_report(kind: Kind, settings: SettingsDep) -> FileResponse:
+def latest_report(kind: Kind, settings: SettingsDep) -> StreamingResponse:
     """The newest HTML report of ``kind``."""
-    path = served_file(settings.reports_dir, "monitoring", f"latest-{kind}.html")
-    if path is None:
+    name = f"latest-{kind}.html"
+    response = served_file(settings.reports_dir, "monitoring", name, media_type="text/html")
+    if response is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {kind} report yet")
-    return FileResponse(path, media_type="text/html")
+    return response
 
 
 @router.get(
@@ -180,14 +181,17 @@ def report_status(job_id: str, jobs: JobsDep) -> ReportJob:
 
 
 @router.get("/files/{name}", response_class=FileResponse, responses={404: {"model": ErrorBody}})
-def report_file(name: str, settings: SettingsDep) -> FileResponse:
+def report_file(name: str, settings: SettingsDep) -> StreamingResponse:
     """A generated report (HTML) or its metrics (JSON), by file name (no symlink is served)."""
-    path = served_file(settings.reports_dir, "monitoring", name) if _FILE.match(name) else None
-    if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report file {name}")
-    return FileResponse(
-        path, media_type="text/html" if name.endswith(".html") else "application/json"
+    media = "text/html" if name.endswith(".html") else "application/json"
+    response = (
+        served_file(settings.reports_dir, "monitoring", name, media_type=media)
+        if _FILE.match(name)
+        else None
     )
+    if response is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report file {name}")
+    return response
 
 
 assert set(KINDS) == set(Kind.__args__)  # the Literal mirrors the package's kinds
