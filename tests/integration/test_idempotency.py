@@ -88,6 +88,31 @@ def test_a_batch_retry_gets_the_original_response_after_a_reload(served, uci) ->
     assert client.post("/predict/batch", json=body).json()["model_version"] == "8"
 
 
+def test_a_retry_is_answered_before_any_scoring(
+    served, uci, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retried explained batch costs one read of the log, not another explanation."""
+    from obesity_risk.serving.predictor import Predictor
+
+    client, url, _ = served
+    calls = []
+    explain = Predictor.explain_records
+
+    def counted(self, *args, **kwargs):
+        calls.append(len(args[0]))
+        return explain(self, *args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "explain_records", counted)
+    body = {"records": [record(uci, i) for i in range(5)]}
+    first = client.post("/predict/batch?explain=true", json=body, headers=KEY)
+    retry = client.post("/predict/batch?explain=true", json=body, headers=KEY)
+    assert first.status_code == retry.status_code == 200 and retry.content == first.content
+    assert retry.headers["idempotent-replayed"] == "true" and calls == [5]
+    conflict = client.post("/predict?explain=true", json=record(uci, 1), headers=KEY)
+    assert conflict.status_code == 409 and calls == [5]
+    assert logged_counts(url) == {first.json()["request_id"]: 5}
+
+
 def test_concurrent_retries_while_the_log_is_slow_are_logged_once(
     served, uci, tmp_path: Path
 ) -> None:

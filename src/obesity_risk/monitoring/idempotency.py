@@ -74,6 +74,29 @@ def lookup(conn: sa.Connection, keys: Iterable[str]) -> dict[str, tuple[str, str
     return {key: (stored, response) for key, stored, response in found}
 
 
+def stored_answer(engine: sa.Engine, key: str, fingerprint_: str) -> bytes | None:
+    """The response logged under ``key`` for the same request, checked before any work is
+    done for a retry (None: the key is new, so score and log as usual; a race with a
+    concurrent duplicate is still settled by :func:`claim` and :func:`recover`).
+
+    A log that cannot be read now (down, its tables not created yet) gives None: the write
+    that follows is the authority, with its own fault handling (503, Retry-After, recovery).
+
+    Raises:
+        IdempotencyConflictError: the key is logged for a different request.
+    """
+    try:
+        with engine.connect() as conn:
+            stored = lookup(conn, [key]).get(key)
+    except sa.exc.SQLAlchemyError:
+        return None
+    if stored is None:
+        return None
+    if stored[0] != fingerprint_:
+        raise IdempotencyConflictError(key)
+    return stored[1].encode()
+
+
 def claim(conn: sa.Connection, batch: Sequence[Pending]) -> None:
     """Settle the keyed requests of ``batch`` whose key is taken (logged before, or by an
     earlier request of the batch) and insert the keys of the others; the caller then inserts

@@ -4,28 +4,25 @@ No ``from __future__ import annotations`` here: FastAPI must see the generated r
 itself in the signatures, not a string it cannot resolve.
 """
 
-import contextlib
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from obesity_risk.api.bodies import request_body_schema, validate_body
 from obesity_risk.api.deps import RawBodyDep, ServingDep
+from obesity_risk.api.idempotent import REPLAYED, IdempotencyKey, idempotent, retried, store_errors
 from obesity_risk.api.jsonkeys import UniqueKeysDep
 from obesity_risk.api.responses import FastJSONResponse
 from obesity_risk.api.schemas import BODY_ERRORS, BatchResponse, ErrorBody, PredictionResponse
 from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
-from obesity_risk.errors import StoreError
-from obesity_risk.monitoring.idempotency import IdempotencyConflictError, Idempotent, fingerprint
-from obesity_risk.monitoring.store import PredictionStore, StoreBusyError
+from obesity_risk.monitoring.idempotency import Idempotent
 from obesity_risk.serving.predictor import ExplainError, Predictor
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -49,28 +46,11 @@ VALIDATION_ERROR: dict[str, Any] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
     },
 }
-REPLAYED = "Idempotent-Replayed"  # response header of a retry answered with the original response
-
 Explain = Annotated[
     bool,
     Query(
         description="add each prediction's top input columns (TreeSHAP contributions for the"
         " predicted class; `serving.explain_top` of them)"
-    ),
-]
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=128,
-        pattern=r"^[\x21-\x7e]+$",
-        description="a retry with the same key and the same request (route, `explain`,"
-        " records) is logged once and answered with the original response (same request id"
-        f" and predictions; header `{REPLAYED}: true`); the same key with a different request"
-        " is refused with 409. Keys are kept as long as the logged predictions; ignored when"
-        " predictions are not logged",
     ),
 ]
 
@@ -113,24 +93,6 @@ def _score(
     return _Scored(request_id, records, out.labels, rows, explained)
 
 
-@contextlib.contextmanager
-def _store_errors(settings: Settings, store: PredictionStore | None) -> Iterator[PredictionStore]:
-    """The store to log into; its failures as 503 (with Retry-After when it is only busy)."""
-    if store is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "prediction log unavailable")
-    try:
-        yield store
-    except IdempotencyConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except StoreBusyError as exc:
-        retry = str(settings.serving.store.retry_after_s)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": retry}
-        ) from exc
-    except StoreError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-
-
 def _body(scored: _Scored, predictor: Predictor, settings: Settings) -> dict[str, Any]:
     """The response as plain data."""
     return {
@@ -144,15 +106,6 @@ def _body(scored: _Scored, predictor: Predictor, settings: Settings) -> dict[str
             for i, (lab, p) in enumerate(zip(scored.labels, scored.rows, strict=True))
         ],
     }
-
-
-def _idempotent(
-    key: str | None, route: str, explain: bool, scored: _Scored, body: dict[str, Any]
-) -> Idempotent | None:
-    """What the log stores with a keyed request (None without a key)."""
-    if key is None:
-        return None
-    return Idempotent(key, fingerprint(route, explain, scored.records), orjson.dumps(body))
 
 
 def _answer(
@@ -199,15 +152,21 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
         awaited (the log's writer thread resolves it), so no thread hand-off is paid per request.
         """
         model, settings = serving.model, serving.settings
+        records = [body.__dict__]
+        print_, retry = await run_in_threadpool(
+            retried, idempotency_key, "/predict", explain, records, serving
+        )
+        if retry is not None:
+            return retry
         top = settings.serving.explain_top if explain else None
-        scored = _score(model, [body.__dict__], serving.telemetry, top)
+        scored = _score(model, records, serving.telemetry, top)
         out = _body(scored, model, settings)
         prediction = out.pop("predictions")[0]
         answer = {**out, **prediction}
         once = replay = None
         if settings.serving.log_predictions:
-            once = _idempotent(idempotency_key, "/predict", explain, scored, answer)
-            with _store_errors(settings, serving.store) as log:
+            once = idempotent(idempotency_key, print_, answer)
+            with store_errors(settings, serving.store) as log:
                 replay = await log.write_async(
                     scored.request_id,
                     model.version,
@@ -257,13 +216,17 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
                 f"{len(records)} records to explain in one batch; the maximum with"
                 f" explain=true is {settings.serving.max_explain_batch}",
             )
+        rows = [r.__dict__ for r in records]
+        print_, retry = retried(idempotency_key, "/predict/batch", explain, rows, serving)
+        if retry is not None:
+            return retry
         top = settings.serving.explain_top if explain else None
-        scored = _score(model, [r.__dict__ for r in records], serving.telemetry, top)
+        scored = _score(model, rows, serving.telemetry, top)
         answer = _body(scored, model, settings)
         once = replay = None
         if settings.serving.log_predictions:
-            once = _idempotent(idempotency_key, "/predict/batch", explain, scored, answer)
-            with _store_errors(settings, serving.store) as log:
+            once = idempotent(idempotency_key, print_, answer)
+            with store_errors(settings, serving.store) as log:
                 replay = log.write(
                     scored.request_id,
                     model.version,
