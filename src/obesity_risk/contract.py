@@ -10,7 +10,6 @@ its shape (an optional key is absent, not ``null``, when it was never given).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -65,19 +64,3 @@ class Contract(BaseModel):
     def read(cls, path: Path) -> Self:
         """Read and validate ``path`` (an unreadable file raises ``OSError``)."""
         return cls.parse(path.read_bytes(), str(path))
-
-    def __getitem__(self, key: str) -> Any:
-        """Read-only access by JSON key (``KeyError`` for a field that was not set), for
-        callers written against the dict form."""
-        for name, info in type(self).model_fields.items():
-            if key in (name, info.alias) and name in self.model_fields_set:
-                return getattr(self, name)
-        raise KeyError(key)
-
-    def __eq__(self, other: object) -> bool:
-        """Equal to another contract field by field, or to a mapping of its JSON form."""
-        if isinstance(other, Mapping):
-            return self.model_dump(by_alias=True, exclude_unset=True) == dict(other)
-        return super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]  # frozen subclasses get pydantic's field hash

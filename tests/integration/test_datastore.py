@@ -21,18 +21,18 @@ def test_push_pull_round_trip_with_hash_check(tmp_path: Path, s3_endpoint: str, 
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="round-trip")
     settings = load_settings(datastore={"bucket": "round-trip", "endpoint_url": s3_endpoint})
     first = push(settings, RAW)
-    assert set(first["files"]) == {"obesity_s4e2_train.csv", "obesity_uci_original.csv"}
-    assert sorted(first["uploaded"]) == sorted(first["files"])
-    assert push(settings, RAW)["uploaded"] == []  # content-addressed: nothing new to send
+    assert set(first.files) == {"obesity_s4e2_train.csv", "obesity_uci_original.csv"}
+    assert sorted(first.uploaded) == sorted(first.files)
+    assert push(settings, RAW).uploaded == []  # content-addressed: nothing new to send
 
     target = tmp_path / "raw"
     pull(settings, target)
-    for name, info in first["files"].items():
-        assert file_sha256(target / name) == info["sha256"] == file_sha256(RAW / name)
+    for name, info in first.files.items():
+        assert file_sha256(target / name) == info.sha256 == file_sha256(RAW / name)
 
     # a corrupted object is detected and nothing is replaced
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-    key = f"raw/objects/{first['files']['obesity_uci_original.csv']['sha256']}"
+    key = f"raw/objects/{first.files['obesity_uci_original.csv'].sha256}"
     s3.put_object(Bucket="round-trip", Key=key, Body=b"tampered")
     (target / "obesity_uci_original.csv").write_text("local copy")
     with pytest.raises(DatastoreError, match="hash mismatch"):

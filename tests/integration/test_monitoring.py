@@ -64,12 +64,12 @@ def test_data_drift_verdicts(tmp_path: Path, frames) -> None:
     settings, reference, same, shifted = frames
     calm = reports.build_report("data-drift", reference, same, settings.data, tmp_path)
     drift = reports.build_report("data-drift", reference, shifted, settings.data, tmp_path)
-    assert calm.metrics["drift_share"] < 0.2
-    assert drift.metrics["drift_share"] > 0.5
-    assert drift.metrics["column_drift"]["Weight"] > calm.metrics["column_drift"]["Weight"]
+    assert calm.metrics.drift_share < 0.2
+    assert drift.metrics.drift_share > 0.5
+    assert drift.metrics.column_drift["Weight"] > calm.metrics.column_drift["Weight"]
     rules = [DriftRule(name="dataset_drift", metric="drift_share", threshold=0.5)]
-    assert not evaluate(rules, calm.metrics)["dataset_drift"]["fired"]
-    assert evaluate(rules, drift.metrics)["dataset_drift"]["fired"]
+    assert not evaluate(rules, calm.metrics)["dataset_drift"].fired
+    assert evaluate(rules, drift.metrics)["dataset_drift"].fired
     for result in (calm, drift):
         assert result.html.stat().st_size > 10_000 and result.latest.is_file()
         assert json.loads(result.json.read_text())["kind"] == "data-drift"
@@ -84,14 +84,14 @@ def test_every_kind_builds(tmp_path: Path, frames) -> None:
     }
     for kind, result in built.items():
         assert result.html.is_file() and (tmp_path / f"latest-{kind}.html").is_file(), kind
-    assert set(built["target-drift"].metrics["column_drift"]) == {"prediction", "NObeyesdad"}
-    assert built["performance"].metrics["metrics"]  # Evidently's classification numbers
+    assert set(built["target-drift"].metrics.column_drift) == {"prediction", "NObeyesdad"}
+    assert built["performance"].metrics.metrics  # Evidently's classification numbers
 
 
 def test_target_drift_reports_prediction_shift(tmp_path: Path, frames) -> None:
     settings, reference, _, shifted = frames
     result = reports.build_report("target-drift", reference, shifted, settings.data, tmp_path)
-    assert result.metrics["column_drift"]["prediction"] > 0.1
+    assert result.metrics.column_drift["prediction"] > 0.1
 
 
 def test_sampling_is_said(tmp_path: Path, frames) -> None:
@@ -99,7 +99,7 @@ def test_sampling_is_said(tmp_path: Path, frames) -> None:
     result = reports.build_report(
         "data-quality", reference, same, settings.data, tmp_path, max_rows=500
     )
-    assert result.window == {"rows": 1500, "sampled": True, "rows_used": 500}
+    assert result.window.to_json() == {"rows": 1500, "sampled": True, "rows_used": 500}
 
 
 def test_bad_windows(tmp_path: Path, frames) -> None:
@@ -161,8 +161,8 @@ def test_rules_fire_actions_alert_webhook_retrain(tmp_path: Path) -> None:
     )
     metrics = {"kind": "data-drift", "drift_share": 0.8, "column_drift": {"Weight": 0.3}}
     decisions = evaluate(settings.monitoring.rules, metrics)
-    assert decisions["dataset_drift"]["fired"] and decisions["weight_drift"]["fired"]
-    assert decisions["accuracy_drop"] == {
+    assert decisions["dataset_drift"].fired and decisions["weight_drift"].fired
+    assert decisions["accuracy_drop"].model_dump() == {
         "metric": "accuracy_drop",
         "threshold": 0.05,
         "value": None,
@@ -178,20 +178,19 @@ def test_rules_fire_actions_alert_webhook_retrain(tmp_path: Path) -> None:
         retrain=lambda b: calls.append(b) or {"started": True},
     )
     server.shutdown()
-    alert = json.loads(Path(outcome["alert_file"]).read_text())
+    alert = json.loads(Path(str(outcome.alert_file)).read_text())
     assert alert["fired"] == ["dataset_drift", "weight_drift"]
-    assert outcome["webhook"]["delivered"] is True
+    assert outcome.webhook is not None and outcome.webhook.delivered is True
     assert _Hook.received[-1]["fired"] == ["dataset_drift", "weight_drift"]
     assert calls == ["default"]
-    assert (
-        act(settings.monitoring, metrics, evaluate(settings.monitoring.rules, {}), tmp_path) == {}
-    )
+    calm = evaluate(settings.monitoring.rules, {})
+    assert act(settings.monitoring, metrics, calm, tmp_path).to_json() == {}
 
 
 def test_dead_webhook_is_logged_not_raised() -> None:
     started = time.monotonic()
     result = post_webhook("http://127.0.0.1:9/hook", {"x": 1}, timeout=1, retries=2)
-    assert result["delivered"] is False and result["attempts"] == 2
+    assert result.delivered is False and result.attempts == 2
     assert time.monotonic() - started < 10
 
 
@@ -216,8 +215,8 @@ def champion_home(tmp_path: Path, small_pipeline):
 def test_run_reports_on_the_uci_file(champion_home) -> None:
     tmp, settings = champion_home
     results = run_reports(settings, None, Window(csv=UCI_CSV), retrain=lambda b: {"started": False})
-    assert [r["kind"] for r in results] == list(reports.KINDS)
-    performance = json.loads(Path(results[-1]["json"]).read_text())
+    assert [r.kind for r in results] == list(reports.KINDS)
+    performance = json.loads(Path(results[-1].json_path).read_text())
     assert performance["reference_accuracy"] == 0.99 and 0.5 < performance["accuracy"] < 0.99
     assert "accuracy_drop" in performance["decisions"]
     assert performance["model_version"] == "9"

@@ -76,9 +76,8 @@ def test_report_summary_round_trip_keeps_the_json_shape(tmp_path: Path) -> None:
     assert isinstance(summary.decisions["dataset_drift"], RuleDecision)
     assert summary.window is not None and summary.window.from_ == DRIFT["window"]["from"]
     assert summary.fired() == ["dataset_drift"]
-    assert summary["column_drift"]["Weight"] == 0.31  # read access by JSON key
-    with pytest.raises(KeyError):
-        summary["accuracy"]  # pylint: disable=pointless-statement
+    assert summary.column_drift["Weight"] == 0.31 and summary.accuracy is None
+    assert not hasattr(summary, "__getitem__")  # attributes only: no dict-style access
     minimal = ReportSummary(kind="data-quality")
     assert minimal.to_json() == {"kind": "data-quality"}
     assert minimal.replace(decisions={}).to_json() == {"kind": "data-quality", "decisions": {}}
@@ -163,7 +162,7 @@ def test_rules_produce_typed_decisions_and_outcomes(tmp_path: Path) -> None:
     alert = json.loads(Path(str(outcome.alert_file)).read_text())
     assert alert["report"] == "r.html" and alert["window"] == DRIFT["window"]
     calm = summary.replace(drift_share=0.1, column_drift={})
-    assert act(settings.monitoring, calm, evaluate([], calm), tmp_path) == {}
+    assert act(settings.monitoring, calm, evaluate([], calm), tmp_path) == ActionOutcome()
 
 
 def test_report_run_and_the_api_link() -> None:
@@ -174,7 +173,7 @@ def test_report_run_and_the_api_link() -> None:
     )  # fmt: skip
     run = ReportRun([built, built.replace(kind="target-drift", fired=["a"])])
     assert run.fired == ["a", "b"] and len(run) == 2 and [r.kind for r in run][1] == "target-drift"
-    assert run[0]["json"] == "/r/a.json" and run[0].json_path == "/r/a.json"
+    assert run[0].json_path == "/r/a.json" and run[0].to_json()["json"] == "/r/a.json"
     assert built.to_json()["window"] == {"rows": 10, "sampled": False, "rows_used": 10}
     link = ReportLink(kind="k", html="h", json_path="j", url="u", window=window)
     assert link.model_dump(by_alias=True)["window"] == built.to_json()["window"]
@@ -188,9 +187,7 @@ def test_data_manifest_round_trip() -> None:
     manifest = DataManifest.parse(json.dumps(body), "s3://b/raw/manifests/latest.json")
     assert manifest.to_json() == body and manifest.files["train.csv"].size == 12
     pushed = manifest.replace(version="20261123T100000+0000")
-    assert (
-        pushed["version"] == "20261123T100000+0000" and pushed["files"]["train.csv"]["size"] == 12
-    )
+    assert pushed.version == "20261123T100000+0000" and pushed.files["train.csv"].size == 12
     with pytest.raises(ContractError, match=r"s3://b/raw/manifests/x.json: .*files\.a\.size"):
         DataManifest.parse(
             '{"files": {"a": {"sha256": "x", "size": -1}}}', "s3://b/raw/manifests/x.json"
