@@ -7,6 +7,7 @@ Validation never drops or silently coerces rows: a file either passes whole, or 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -193,11 +194,13 @@ def csv_engine(
         return "python" if any(b"\0" in chunk for chunk in chunks) else "c"
 
 
-def read_csv(path: Path | str) -> pd.DataFrame:
+def read_csv(path: Path | str, text_columns: Collection[str] = ()) -> pd.DataFrame:
     """Read a CSV file, turning parser failures into a :class:`DataValidationError`.
 
-    A file with NUL bytes is read by pandas' Python engine: the C one cuts a value at the NUL
-    (``"Male\\x00x"`` would pass as ``"Male"``), the Python one keeps it whole for the schema.
+    ``text_columns`` are read as text (categories and class labels such as ``0``/``1`` stay
+    the strings the schema names); a file with NUL bytes is read by pandas' Python engine:
+    the C one cuts a value at the NUL (``"Male\\x00x"`` would pass as ``"Male"``), the
+    Python one keeps it whole for the schema.
     """
     path = Path(path)
     if path.is_dir():
@@ -207,7 +210,12 @@ def read_csv(path: Path | str) -> pd.DataFrame:
     try:
         engine = csv_engine(path)
         frame = pd.read_csv(
-            path, keep_default_na=True, na_values=[""], skipinitialspace=True, engine=engine
+            path,
+            dtype=dict.fromkeys(text_columns, str),
+            keep_default_na=True,
+            na_values=[""],
+            skipinitialspace=True,
+            engine=engine,
         )
         refuse_duplicate_columns(path, engine=engine)
     except pd.errors.EmptyDataError:
@@ -228,7 +236,7 @@ def load_dataset(path: Path | str, schema: DataSchema, *, labelled: bool | None 
 
     Categories outside the schema are refused in every case (the rule the API applies too).
     """
-    frame = read_csv(path)
+    frame = read_csv(path, [*schema.categorical, schema.target])
     has_target = schema.target in frame.columns
     require_target = bool(labelled) or (labelled is None and has_target)
     frame = validate_frame(

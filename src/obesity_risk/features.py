@@ -1,7 +1,7 @@
 """Feature engineering as sklearn transformers, and the Pipeline builder.
 
 Everything here is pure: transformers take a DataFrame and return one (or an array), with no
-file I/O. The engineered features are declared in ``features.yaml`` and computed with the
+file I/O. The engineered features are declared in ``features.engineered`` and computed with the
 formulas of :mod:`obesity_risk.formulas`.
 """
 

@@ -1,4 +1,4 @@
-"""Vectorised formulas that engineered features (``features.yaml``) may use, by name.
+"""Vectorised formulas that engineered features (``features.engineered``) may use, by name.
 
 Pure numpy, no imports from the package: the config validates op names against ``OPS``.
 """

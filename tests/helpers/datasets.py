@@ -66,3 +66,37 @@ def make_loans(n: int, seed: int) -> pd.DataFrame:
             "defaulted": np.where(risk > 0.6, "yes", "no"),
         }
     )
+
+
+def make_sensors(n: int, seed: int) -> pd.DataFrame:
+    """A three-class dataset (machine state from load, temperature and site); learnable."""
+    rng = np.random.default_rng(seed)
+    load = rng.uniform(0, 100, n)
+    temperature = rng.normal(60, 12, n)
+    site = rng.choice(["a", "b", "c"], n)
+    score = load / 100 + (temperature - 60) / 40 + 0.3 * (site == "c") + rng.normal(0, 0.05, n)
+    state = np.select([score < 0.45, score < 0.95], ["idle", "busy"], "fault")
+    return pd.DataFrame(
+        {"load": load.round(2), "temperature": temperature.round(1), "site": site, "state": state}
+    )
+
+
+def make_stays(n: int, seed: int) -> pd.DataFrame:
+    """An imbalanced binary dataset (about one stay in six longer than 30 days), with an id."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 95, n)
+    admissions = rng.poisson(1.5, n)
+    ward = rng.choice(["surgery", "medicine", "cardiology", "oncology"], n)
+    severity = rng.choice(["low", "medium", "high"], n, p=[0.5, 0.35, 0.15])
+    risk = (age - 18) / 150 + 0.12 * admissions + 0.45 * (severity == "high")
+    risk = risk + 0.15 * (ward == "oncology") + rng.normal(0, 0.05, n)
+    return pd.DataFrame(
+        {
+            "patient": [f"p{seed}-{i}" for i in range(n)],
+            "age": age,
+            "admissions": admissions,
+            "ward": ward,
+            "severity": severity,
+            "long_stay": np.where(risk > 0.78, "yes", "no"),
+        }
+    )

@@ -16,6 +16,7 @@ from obesity_risk.config import load_settings
 from obesity_risk.data import load_dataset
 from obesity_risk.registry.client import LoadedModel, load_exported
 from obesity_risk.serving.predictor import Predictor
+from obesity_risk.training.evaluation import SplitMetrics
 from obesity_risk.training.promotion import decide
 from obesity_risk.training.splits import Labelled
 from tests.helpers.settings import quiet_settings
@@ -59,10 +60,17 @@ def test_promotion_scores_the_incumbent_through_the_predictor(small_pipeline, uc
     validation = Labelled(X=uci.X.head(400), y=uci.y.head(400))
     incumbent = Predictor.from_pipeline(small_pipeline, settings.data).model
     expected = float(np.mean(small_pipeline.predict(validation.X) == validation.y.to_numpy()))
-    better = decide(settings, 0.999, [], validation, "9", incumbent)
+    challenger = SplitMetrics(rows=400, accuracy=0.999, f1_macro=0.99, log_loss=0.1, ece=0.0)
+    better = decide(settings, challenger, [], validation, "9", incumbent)
     assert better.incumbent_val_accuracy == pytest.approx(expected, abs=0)
-    assert better.promote == (expected < 0.999)
-    first = decide(settings, 0.999, [], validation, "1", None)
+    assert better.promote == (expected < 0.999) and better.incumbent_val_score == expected
+    # on a metric where lower is better, the comparison turns round
+    log_loss = quiet_settings(models={"metric": "log_loss"})
+    worse = challenger.model_copy(update={"log_loss": 50.0})
+    assert not decide(log_loss, worse, [], validation, "9", incumbent).promote
+    assert decide(log_loss, worse.model_copy(update={"log_loss": 1e-9}), [], validation, "9",
+                  incumbent).promote  # fmt: skip
+    first = decide(settings, challenger, [], validation, "1", None)
     assert first.promote and first.reason == "no comparable champion"
     assert isinstance(incumbent, LoadedModel)
 

@@ -88,13 +88,23 @@ def test_gate_refuses_a_worse_challenger() -> None:
     old = [SliceMetrics(column="Gender", group="Male", rows=100, accuracy=0.92, f1_macro=0.9)]
     worse = [SliceMetrics(column="Gender", group="Male", rows=100, accuracy=0.88, f1_macro=0.9)]
     tiny = [SliceMetrics(column="Gender", group="Male", rows=5, accuracy=0.5, f1_macro=0.5)]
-    assert gate_failures(settings, 0.93, old, old) == []
-    failures = gate_failures(settings, 0.89, worse, old)
+    good, bad = _split(0.93), _split(0.89)
+    assert gate_failures(settings, good, old, old) == []
+    failures = gate_failures(settings, bad, worse, old)
     assert len(failures) == 2
     assert "validation accuracy 0.8900 < gate 0.9000" in failures[0]
     assert "slice Gender=Male" in failures[1] and "0.0400 below" in failures[1]
-    assert gate_failures(settings, 0.93, tiny, old) == []  # too few rows to judge
-    assert gate_failures(settings, 0.93, worse, None) == []  # no champion: nothing to compare
+    assert gate_failures(settings, good, tiny, old) == []  # too few rows to judge
+    assert gate_failures(settings, good, worse, None) == []  # no champion: nothing to compare
+    floor = quiet_settings(models={"metric": "log_loss"}, evaluation={"gate": {"min_score": 0.3}})
+    assert gate_failures(floor, good, old, old) == []  # log-loss 0.2: at most 0.3 passes
+    assert gate_failures(floor, good.model_copy(update={"log_loss": 0.4}), old, old) == [
+        "validation log_loss 0.4000 > gate 0.3000"
+    ]
+
+
+def _split(accuracy: float) -> SplitMetrics:
+    return SplitMetrics(rows=100, accuracy=accuracy, f1_macro=0.9, log_loss=0.2, ece=0.01)
 
 
 def test_members_below_min_weight_are_dropped() -> None:

@@ -1,6 +1,7 @@
 """Explanations add up: for every family, TreeSHAP contributions plus the base value reproduce
-the model's own score (raw log-odds for boosters, probability for sklearn trees and blends),
-and one-hot parts come back as their input column."""
+the model's own score (raw log-odds for boosters, probability for sklearn trees), every served
+explanation sums to the served probability of its class (single models, blends with per-class
+weights and a calibrator, binary models), and one-hot parts come back as their input column."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def test_contributions_reproduce_the_score(data, pipelines, family: str) -> None
             item.value, abs=1e-9
         )
         k = predictions.classes.index(item.label)
-        assert item.value == pytest.approx(score[row, k], abs=1e-6)
+        assert item.space == "probability" and item.value == pytest.approx(proba[row, k], abs=1e-12)
+        assert predictions.probabilities[row, k] == item.value
         assert len(item.contributions) == 5
         magnitudes = [abs(v) for v in item.contributions.values()]
         assert magnitudes == sorted(magnitudes, reverse=True)
@@ -81,6 +83,32 @@ def test_blend_contributions_reproduce_the_blended_probability(data, pipelines) 
         assert item.value == pytest.approx(mixed[row, k], abs=1e-6)
         total = item.base_value + sum(item.contributions.values()) + item.other
         assert total == pytest.approx(item.value, abs=1e-9)
+
+
+def test_a_weighted_calibrated_blend_explains_the_served_probability(data, pipelines) -> None:
+    """Per-class weights and a calibrator change the blended probability: the explanation is
+    of the served one (it used to explain the blend before the weights)."""
+    from obesity_risk.estimators.calibration import Calibrator
+
+    settings, X, y, uci = data
+    weights = {"lgbm": 0.6, "xgb": 0.4}
+    mixed = blend([pipelines[n].predict_proba(X) for n in weights], list(weights.values()))
+    classes = list(pipelines["lgbm"].classes_)
+    class_weights = [0.7, 1.3, 1.0, 0.9, 1.1, 1.2, 0.8]
+    for calibrator in (None, Calibrator("sigmoid", classes, mixed, y)):
+        model = BlendClassifier({n: pipelines[n] for n in weights}, weights, class_weights)
+        model.calibrator, model.classes_ = calibrator, pipelines["lgbm"].classes_
+        predictor = Predictor(make_loaded(model, family="ensemble"), settings.data)
+        predictions, explained = predictor.explain_frame(uci, top=3)
+        served = model.predict_proba(uci)
+        assert not np.allclose(served, blend([pipelines[n].predict_proba(uci) for n in weights],
+                                             list(weights.values())))  # fmt: skip
+        for row, item in enumerate(explained):
+            k = predictions.classes.index(item.label)
+            assert item.value == pytest.approx(served[row, k], abs=1e-12)
+            total = item.base_value + sum(item.contributions.values()) + item.other
+            assert total == pytest.approx(item.value, abs=1e-12)
+            assert 0.0 <= item.base_value <= 1.0
 
 
 def test_binary_blend_adds_up_to_its_probability(tmp_path) -> None:

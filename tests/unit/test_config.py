@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from obesity_risk.config import load_settings
 from obesity_risk.config.loader import CONFIG_DIR
@@ -141,7 +142,6 @@ def test_budget_naming_unknown_family(tmp_path: Path) -> None:
 def test_packaged_yaml_files_are_shipped() -> None:
     names = {p.name for p in CONFIG_DIR.glob("*.yaml")}
     assert names == {
-        "data.yaml",
         "evaluation.yaml",
         "features.yaml",
         "logging.yaml",
@@ -151,7 +151,68 @@ def test_packaged_yaml_files_are_shipped() -> None:
         "settings.yaml",
         "tracking.yaml",
     }
-    assert os.access(CONFIG_DIR / "data.yaml", os.R_OK)
+    assert os.access(CONFIG_DIR / "datasets" / "obesity.yaml", os.R_OK)
+
+
+OTHER = """
+data:
+  train_file: data/raw/sensors.csv
+  target: state
+  classes: [idle, busy, fault]
+  columns:
+    load: {type: numeric, min: 0}
+    site: {type: categorical, categories: [a, b, c]}
+    serial: {type: categorical, categories: [%s]}
+"""
+
+
+def test_another_dataset_inherits_nothing_of_obesity(tmp_path: Path) -> None:
+    """A config that names only ``data`` validates: no obesity slice, feature, rule, gate floor
+    or name is inherited; slices come from the schema (categoricals of at most 10 values)."""
+    serials = ", ".join(f"s{i}" for i in range(11))
+    settings = load_settings(write(tmp_path, OTHER % serials))
+    assert settings.data.task == "multiclass" and settings.data.example is None
+    assert settings.data.external_file is None and settings.data.id_column is None
+    assert settings.features.engineered == [] and settings.features.selected is None
+    assert [s.column for s in settings.slices] == ["site"]  # serial has 11 categories
+    assert settings.evaluation.gate.min_accuracy is None
+    assert "weight_drift" not in {r.name for r in settings.monitoring.rules}
+    assert (settings.tracking.experiment, settings.tracking.registered_model) == ("sensors",) * 2
+    default = load_settings()  # the obesity dataset itself keeps all of it
+    assert [s.column for s in default.slices] == ["Gender", "Age", "BMI"]
+    assert default.evaluation.gate.min_accuracy == 0.85 and default.features.engineered
+    assert default.tracking.experiment == "obesity-risk" and default.data.task == "multiclass"
+
+
+@pytest.mark.parametrize(
+    ("data", "task"),
+    [({"classes": ["no", "yes"]}, "binary"), ({"classes": ["a", "b", "c"]}, "multiclass")],
+)
+def test_the_task_is_inferred_from_the_classes(tmp_path: Path, data: dict, task: str) -> None:
+    base = {"train_file": "t.csv", "target": "y", "columns": {"x": {"type": "numeric"}}}
+    assert load_settings(data=base | data).data.task == task
+    assert load_settings(data=base | data | {"task": task}).data.task == task
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"task": "binary", "classes": ["a", "b", "c"]}, "task is binary but classes lists 3"),
+        ({"task": "multiclass", "classes": ["a", "b"]}, "task is multiclass but classes lists 2"),
+        ({"task": "multiclass"}, "task is multiclass: classes must list the target's classes"),
+        ({"task": "regression", "classes": ["a", "b"]}, "task is regression but classes lists 2"),
+        ({"task": "ranking", "classes": ["a", "b"]}, "data.task: Input should be 'multiclass'"),
+        ({}, "task is regression (no classes listed: a numeric target), which this version"),
+    ],
+)
+def test_a_task_that_contradicts_the_classes_is_one_clear_error(
+    tmp_path: Path, data: dict, message: str
+) -> None:
+    body = {"train_file": "t.csv", "target": "y", "columns": {"x": {"type": "numeric"}}} | data
+    path = write(tmp_path, yaml.safe_dump({"data": body}))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert f"{path}: data" in str(caught.value) and message in str(caught.value)
 
 
 @pytest.mark.parametrize(

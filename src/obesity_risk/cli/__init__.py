@@ -8,16 +8,18 @@ import click
 import typer
 from loguru import logger
 
-from obesity_risk.cli import monitoring, predict, serve, simulate, tools, train
+from obesity_risk.cli import init, monitoring, predict, serve, simulate, tools, train
 from obesity_risk.cli.data import data_app
 from obesity_risk.errors import ObesityRiskError
 
 app = typer.Typer(
-    help="Obesity-level classification: train, predict, serve, monitor.",
+    help="Tabular supervised learning (first configuration: obesity level): init, train,"
+    " predict, serve, monitor.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command()(init.init)
 app.command()(train.train)
 app.command()(predict.predict)
 app.command()(monitoring.report)

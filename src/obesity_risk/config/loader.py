@@ -1,9 +1,14 @@
 """Loading the settings: the packaged YAML files, merged with the override file and the
 environment, validated into :class:`~obesity_risk.config.settings.Settings`.
 
-Precedence (lowest to highest): packaged defaults (``config/*.yaml``) < the file named by
-``OBESITY_RISK_CONFIG`` < environment variables ``OBESITY_RISK__SECTION__KEY`` (and
-``MLFLOW_TRACKING_URI`` for ``tracking.uri``) < keyword overrides passed to :func:`load_settings`.
+Precedence (lowest to highest): packaged defaults (``config/*.yaml``) < the obesity dataset
+(``config/datasets/obesity.yaml``) < the file named by ``OBESITY_RISK_CONFIG`` < environment
+variables ``OBESITY_RISK__SECTION__KEY`` (and ``MLFLOW_TRACKING_URI`` for ``tracking.uri``) <
+keyword overrides passed to :func:`load_settings`.
+
+The packaged defaults belong to no dataset. The obesity dataset's file (its schema, engineered
+features, slices, gate floor, column rules, names) applies only when no source gives its own
+``data.columns``: another dataset never inherits what depends on obesity's columns.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from obesity_risk.errors import ConfigError
 CONFIG_DIR = Path(__file__).resolve().parent
 ENV_CONFIG = "OBESITY_RISK_CONFIG"
 ENV_PREFIX = "OBESITY_RISK__"
+DEFAULT_DATASET = "obesity.yaml"  # the project's first configuration (config/datasets/)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -103,6 +109,15 @@ def _format_errors(
     return "invalid configuration:\n" + "\n".join(lines)
 
 
+def _packaged(own_dataset: bool) -> list[tuple[str, dict[str, Any]]]:
+    """The packaged defaults: the files that belong to no dataset, then the obesity dataset's
+    own (``datasets/obesity.yaml``) unless the user configures another dataset."""
+    files = sorted(CONFIG_DIR.glob("*.yaml"))
+    if not own_dataset:
+        files.append(CONFIG_DIR / "datasets" / DEFAULT_DATASET)
+    return [(str(path), _read_yaml(path)) for path in files]
+
+
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
     """Load and validate the settings.
 
@@ -113,9 +128,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     Raises:
         ConfigError: naming the file and the key of every invalid value.
     """
-    sources: list[tuple[str, dict[str, Any]]] = [
-        (str(path), _read_yaml(path)) for path in sorted(CONFIG_DIR.glob("*.yaml"))
-    ]
+    sources: list[tuple[str, dict[str, Any]]] = []
     config_file = config_file or os.environ.get(ENV_CONFIG)
     if config_file:
         path = Path(config_file).expanduser().resolve()
@@ -127,6 +140,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         sources.append(("environment", {"tracking": {"uri": os.environ["MLFLOW_TRACKING_URI"]}}))
     if overrides:
         sources.append(("load_settings()", overrides))
+    own_dataset = any(_has_key(tree, ("data", "columns")) for _, tree in sources)
+    sources = _packaged(own_dataset) + sources
 
     merged: dict[str, Any] = {}
     for _, tree in sources:

@@ -47,6 +47,7 @@ class CategoricalColumn(Strict):
 
 
 ColumnSpec = Annotated[NumericColumn | CategoricalColumn, Field(discriminator="type")]
+Task = Literal["multiclass", "binary", "regression"]
 
 
 class DataSchema(Strict):
@@ -60,7 +61,9 @@ class DataSchema(Strict):
     limitations: list[str] = Field(default_factory=list)
     id_column: str | None = None
     target: str
-    classes: list[str] = Field(min_length=2)
+    # multiclass | binary | regression; inferred when absent (see _task_agrees_with_classes)
+    task: Task = None  # type: ignore[assignment]  # always set after validation
+    classes: list[str] | None = Field(None, min_length=2)  # binary: [negative, positive]
     validation_size: float = Field(0.15, gt=0.0, lt=0.9)  # promotion, gate, blend check
     test_size: float = Field(0.1, ge=0.0, lt=0.5)  # untouched: reported, never selected on
     # the external (original) file: none | validate (scored, optimistic: it is the source of
@@ -72,10 +75,51 @@ class DataSchema(Strict):
 
     @field_validator("classes")
     @classmethod
-    def _unique_classes(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
+    def _unique_classes(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
             raise ValueError("classes must be unique")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_agrees_with_classes(cls, values: Any) -> Any:
+        """``task`` inferred when absent: 2 classes -> binary, more -> multiclass, none ->
+        regression; a task that contradicts ``classes`` is an error naming both."""
+        if not isinstance(values, dict):
+            return values
+        classes, task = values.get("classes"), values.get("task")
+        count = len(classes) if isinstance(classes, list) else 0
+        inferred = "regression" if not count else "binary" if count == 2 else "multiclass"
+        if task is None:
+            return {**values, "task": inferred}
+        if task == "regression" and count:
+            raise ValueError(f"task is regression but classes lists {count} classes")
+        if task in ("binary", "multiclass") and not count:
+            raise ValueError(f"task is {task}: classes must list the target's classes")
+        if task == "binary" and count != 2:
+            raise ValueError(f"task is binary but classes lists {count} classes (binary: 2)")
+        if task == "multiclass" and count == 2:
+            raise ValueError("task is multiclass but classes lists 2 classes: use task: binary")
+        return values
+
+    @model_validator(mode="after")
+    def _task_is_supported(self) -> DataSchema:
+        if self.task == "regression":
+            raise ValueError(
+                "task is regression (no classes listed: a numeric target), which this version"
+                " does not train or serve yet; list the target's classes for classification"
+            )
+        return self
+
+    @property
+    def positive(self) -> str | None:
+        """A binary task's positive class: the second of ``classes`` (``[no, yes]`` -> yes)."""
+        return self.classes[1] if self.task == "binary" and self.classes else None
+
+    @property
+    def is_classification(self) -> bool:
+        """Whether the target is a class (binary or multiclass), not a number."""
+        return self.task != "regression"
 
     @model_validator(mode="after")
     def _splits_leave_training_rows(self) -> DataSchema:
@@ -197,7 +241,8 @@ class PrunerConfig(Strict):
 class ModelsConfig(Strict):
     """Model families, budgets and the tuning objective."""
 
-    metric: Literal["accuracy", "f1_macro"] = "accuracy"
+    # what the studies optimise and the ensemble, gate and promotion compare (obesity_risk.metrics)
+    metric: Literal["accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc"] = "accuracy"
     n_jobs: int = Field(2, ge=1)
     pruner: PrunerConfig = PrunerConfig()
     families: dict[str, ModelFamily] = Field(min_length=1)

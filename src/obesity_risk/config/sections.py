@@ -28,8 +28,9 @@ class TrackingConfig(Strict):
 
     uri: str | None = None
     artifact_location: str | None = None
-    experiment: str = "obesity-risk"
-    registered_model: str = "obesity-risk"
+    # both filled in by Settings from data.train_file when not configured
+    experiment: str = Field("", min_length=1)
+    registered_model: str = Field("", min_length=1)
     champion_alias: str = "champion"
     challenger_alias: str = "challenger"
     log_trials: bool = True

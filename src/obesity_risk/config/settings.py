@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import model_validator
 
 from obesity_risk.config.base import Strict, resolve_root
-from obesity_risk.config.schema import DataSchema, FeatureConfig, ModelsConfig
+from obesity_risk.config.schema import CategoricalColumn, DataSchema, FeatureConfig, ModelsConfig
 from obesity_risk.config.sections import (
     DatastoreConfig,
     LoggingConfig,
@@ -18,7 +20,9 @@ from obesity_risk.config.sections import (
     ServingConfig,
     TrackingConfig,
 )
-from obesity_risk.config.stages import BatchConfig, EnsembleConfig, EvaluationConfig
+from obesity_risk.config.stages import BatchConfig, EnsembleConfig, EvaluationConfig, Slice
+
+AUTO_SLICE_MAX_CATEGORIES = 10
 
 
 class Settings(Strict):
@@ -38,6 +42,20 @@ class Settings(Strict):
     serving: ServingConfig = ServingConfig()
     datastore: DatastoreConfig = DatastoreConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _name_after_the_data(cls, values: Any) -> Any:
+        """Unnamed experiment and registered model: named after the training file's stem, so
+        each dataset gets its own (a name names one dataset, never another's)."""
+        if not isinstance(values, dict) or not isinstance(values.get("data"), dict):
+            return values
+        tracking = dict(values.get("tracking") or {})
+        stem = Path(str(values["data"].get("train_file") or "dataset")).stem
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "dataset"
+        tracking["experiment"] = tracking.get("experiment") or name
+        tracking["registered_model"] = tracking.get("registered_model") or tracking["experiment"]
+        return {**values, "tracking": tracking}
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         known = set(self.data.columns) | {f.name for f in self.features.engineered}
@@ -52,13 +70,30 @@ class Settings(Strict):
             unknown = set(self.features.selected) - known
             if unknown:
                 raise ValueError(f"features.selected: unknown columns {sorted(unknown)}")
-        for item in self.evaluation.slices:
+        for item in self.evaluation.slices or ():
             if item.column not in known:
                 raise ValueError(f"evaluation.slices: unknown column {item.column!r}")
+        if self.models.metric == "roc_auc" and self.data.task != "binary":
+            raise ValueError(
+                f"models.metric: roc_auc needs a binary task (data.task is {self.data.task})"
+            )
         unknown = set(self.ensemble.families or ()) - set(self.models.families)
         if unknown:
             raise ValueError(f"ensemble.families: unknown families {sorted(unknown)}")
         return self
+
+    @property
+    def slices(self) -> list[Slice]:
+        """The evaluation slices: configured, else one per categorical column with at most
+        :data:`AUTO_SLICE_MAX_CATEGORIES` categories (none when there is no such column)."""
+        if self.evaluation.slices is not None:
+            return list(self.evaluation.slices)
+        return [
+            Slice(column=name)
+            for name, spec in self.data.columns.items()
+            if isinstance(spec, CategoricalColumn)
+            and len(spec.categories) <= AUTO_SLICE_MAX_CATEGORIES
+        ]
 
     # ------------------------------------------------------------------ derived paths
     @cached_property

@@ -45,6 +45,7 @@ class GateConfig(Strict):
     """Promotion quality gate, checked on the validation split against the current champion."""
 
     min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
+    min_score: float | None = None  # of models.metric, in its direction (log_loss: at most)
     max_slice_drop: float | None = Field(None, ge=0.0, le=1.0)  # per slice, vs the champion
     min_slice_rows: int = Field(30, ge=1)  # smaller slices are reported, not gated
 
@@ -52,7 +53,7 @@ class GateConfig(Strict):
 class EvaluationConfig(Strict):
     """Slices, calibration and the gate."""
 
-    slices: list[Slice] = Field(default_factory=list)
+    slices: list[Slice] | None = None  # None: derived from the schema (Settings.slices)
     calibration_bins: int = Field(10, ge=2, le=100)
     gate: GateConfig = GateConfig()
 

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from evidently import DataDefinition, Dataset, MulticlassClassification, Report
+from evidently import (
+    BinaryClassification,
+    DataDefinition,
+    Dataset,
+    MulticlassClassification,
+    Report,
+)
 from evidently.metrics import ValueDrift
 from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
 from filelock import FileLock
@@ -73,8 +79,14 @@ def _definition(schema: DataSchema, frame: pd.DataFrame) -> DataDefinition:
     labels = [c for c in (schema.target, PREDICTION) if c in frame.columns]
     classification = None
     if schema.target in frame.columns and PREDICTION in frame.columns:
+        # a binary task names its positive class: Evidently's binary metrics otherwise look
+        # for the label 1 (a KeyError on text labels such as "no"/"yes")
         classification = [
-            MulticlassClassification(target=schema.target, prediction_labels=PREDICTION)
+            BinaryClassification(
+                target=schema.target, prediction_labels=PREDICTION, pos_label=schema.positive
+            )
+            if schema.task == "binary"
+            else MulticlassClassification(target=schema.target, prediction_labels=PREDICTION)
         ]
     return DataDefinition(
         numerical_columns=schema.numeric,

@@ -43,7 +43,7 @@ class _Frozen(BaseModel):
 
 
 class CardMetrics(_Frozen):
-    """Accuracy figures of the champion (``None`` where not measured)."""
+    """The champion's figures (``None`` where not measured)."""
 
     cv_accuracy: float | None = None
     cv_f1_macro: float | None = None
@@ -55,6 +55,13 @@ class CardMetrics(_Frozen):
     test_ece: float | None = None  # top-label expected calibration error
     external_accuracy: float | None = None
     external_f1_macro: float | None = None
+    # models.metric, what the champion was selected on, and its figures (binary: ROC AUC too)
+    metric: str = "accuracy"
+    cv_score: float | None = None
+    val_score: float | None = None
+    test_score: float | None = None
+    test_balanced_accuracy: float | None = None
+    test_roc_auc: float | None = None
 
 
 class CardFeatures(_Frozen):

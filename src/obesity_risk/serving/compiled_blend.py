@@ -39,5 +39,8 @@ class CompiledBlend:
         return self._finish(probas)
 
     def _finish(self, probas: list[np.ndarray]) -> np.ndarray:
-        mixed = reweight(blend(probas, [w for _, w in self.parts]), self.class_weights)
-        return calibrate(mixed, self.calibrator)
+        return self.finish(blend(probas, [w for _, w in self.parts]))
+
+    def finish(self, blended: np.ndarray) -> np.ndarray:
+        """Blended probabilities to served ones: per-class weights, then calibration."""
+        return calibrate(reweight(blended, self.class_weights), self.calibrator)

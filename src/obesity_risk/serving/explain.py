@@ -4,14 +4,15 @@
   ``pred_contribs`` / ``ShapValues``), in the model's raw score space (the log-odds fed to
   the softmax): base value + contributions = the raw score of the class.
 - sklearn trees (DecisionTree, RandomForest) use ``shap.TreeExplainer``, in probability space.
-- A blend combines its members: each member's contributions for the class are rescaled
-  linearly into probability space (so they add up to that member's probability change from
-  its base), then weighted like the blend. Base value + contributions = the blended
-  probability of the class before the per-class weights.
+- Every explanation is of the **served** probability of the predicted class. A booster's
+  contributions are rescaled linearly from raw-score change to probability change; a blend
+  weights its members' probability contributions like the blend. Whatever maps the model's
+  probabilities to the served ones afterwards (a blend's per-class weights, a calibrator) is
+  applied to the base value, and the contributions are rescaled by the same linear rule, so
+  ``base_value + sum(contributions) + other == value == the served probability``.
 
 One-hot columns are summed back into their input column; engineered features (BMI...) are
-reported as themselves. ``other`` is the sum of the contributions outside the top ones, so
-``base_value + sum(top) + other == value`` always holds.
+reported as themselves. ``other`` is the sum of the contributions outside the top ones.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from obesity_risk.serving.fastpath import CompiledPipeline
 
 
 class Explanation(BaseModel):
-    """Why one record got its predicted class."""
+    """Why one record got its predicted class: ``base_value + contributions + other = value``,
+    the served probability of ``label``."""
 
     label: str
-    space: str  # "raw score (log-odds)" or "probability"
+    space: str = "probability"
     base_value: float
     value: float
     contributions: dict[str, float]  # the top input columns, largest |contribution| first
@@ -123,71 +125,84 @@ def to_probability(contrib: np.ndarray, space: str) -> np.ndarray:
 def grouped(
     contrib: np.ndarray, sources: list[str], label_index: np.ndarray
 ) -> tuple[list[dict[str, float]], np.ndarray]:
-    """Per row: {input column: summed contribution} for the row's class, and the base values."""
+    """Per row: {input column: summed contribution} for the row's class, and the base values
+    of every class (n, K)."""
     rows = np.arange(len(contrib))
     chosen = contrib[rows, label_index]  # (n, F+1)
     names = sorted(set(sources), key=sources.index)
     index = {name: i for i, name in enumerate(names)}
     summed = np.zeros((len(contrib), len(names)))
     np.add.at(summed.T, [index[s] for s in sources], chosen[:, :-1].T)
-    return [dict(zip(names, row, strict=True)) for row in summed], chosen[:, -1]
+    return [dict(zip(names, row, strict=True)) for row in summed], contrib[:, :, -1]
 
 
-def explanations(
+def served(
     by_column: list[dict[str, float]],
     base: np.ndarray,
+    probabilities: np.ndarray,
     labels: list[str],
-    space: str,
+    finish: Any,
     top: int,
 ) -> list[Explanation]:
-    """The ``top`` columns per row, largest |contribution| first, and the rest as ``other``."""
+    """Explanations of the served probabilities: ``base`` (n, K) and ``by_column`` explain the
+    model's probabilities before ``finish`` (per-class weights, calibration; None: nothing);
+    the base value goes through ``finish`` and the contributions are rescaled linearly onto the
+    change from it to the served value. The ``top`` columns per row, largest |contribution|
+    first; the rest is ``other``."""
+    rows = np.arange(len(base))
+    index = np.argmax(probabilities, axis=1)
+    value = probabilities[rows, index]
+    start = base if finish is None else finish(base)
+    base_value = start[rows, index]
+    before = base[rows, index] + np.array([sum(row.values()) for row in by_column])
+    moved = before - base[rows, index]
+    scale = np.divide(
+        value - base_value, moved, out=np.zeros_like(moved), where=np.abs(moved) > 1e-12
+    )
+    base_value = np.where(np.abs(moved) > 1e-12, base_value, value)  # nothing to attribute
     out = []
-    for row, base_value, label in zip(by_column, base, labels, strict=True):
-        ranked = sorted(row.items(), key=lambda kv: -abs(kv[1]))
-        kept = dict(ranked[:top])
+    for i, (row, label) in enumerate(zip(by_column, labels, strict=True)):
+        ranked = sorted(((k, v * scale[i]) for k, v in row.items()), key=lambda kv: -abs(kv[1]))
+        kept = {k: float(v) for k, v in ranked[:top]}
         out.append(
             Explanation(
                 label=label,
-                space=space,
-                base_value=float(base_value),
-                value=float(base_value + sum(row.values())),
-                contributions={k: float(v) for k, v in kept.items()},
-                other=float(sum(v for _, v in ranked[top:])),
+                base_value=float(base_value[i]),
+                value=float(value[i]),
+                contributions=kept,
+                other=float(value[i] - base_value[i] - sum(kept.values())),
             )
         )
     return out
 
 
 def explain_member(
-    compiled: CompiledPipeline, matrix: np.ndarray, label_index: np.ndarray, probability: bool
-) -> tuple[list[dict[str, float]], np.ndarray, str]:
-    """One pipeline's contributions per input column for each row's class, base values, space."""
+    compiled: CompiledPipeline, matrix: np.ndarray, label_index: np.ndarray
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """One pipeline's probability contributions per input column for each row's class, and
+    the base probabilities of every class (n, K)."""
     contrib, space = raw_contributions(compiled, matrix)
-    if probability:
-        contrib, space = to_probability(contrib, space), "probability"
-    by_column, base = grouped(contrib, source_columns(compiled), label_index)
-    return by_column, base, space
+    return grouped(to_probability(contrib, space), source_columns(compiled), label_index)
 
 
 def explain_blend(
     parts: list[tuple[CompiledPipeline, float]],
     transform: Any,
     label_index: np.ndarray,
-) -> tuple[list[dict[str, float]], np.ndarray, str]:
-    """A blend's contributions: each member's, in probability space, weighted like the blend.
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """A blend's contributions: each member's, in probability space, weighted like the blend
+    (before its per-class weights and calibration); base probabilities (n, K).
 
     ``transform(compiled)`` gives a member's matrix for the rows being explained."""
     total: list[dict[str, float]] = [{} for _ in label_index]
-    base = np.zeros(len(label_index))
+    base = np.zeros((len(label_index), len(parts[0][0].classes)))
     for compiled, weight in parts:
-        by_column, member_base, _ = explain_member(
-            compiled, transform(compiled), label_index, probability=True
-        )
+        by_column, member_base = explain_member(compiled, transform(compiled), label_index)
         base += weight * member_base
         for acc, row in zip(total, by_column, strict=True):
             for name, value in row.items():
                 acc[name] = acc.get(name, 0.0) + weight * value
-    return total, base, "probability"
+    return total, base
 
 
 def mean_abs_contributions(items: list[Explanation]) -> dict[str, float]:

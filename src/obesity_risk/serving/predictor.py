@@ -27,7 +27,7 @@ from obesity_risk.records import record_model
 from obesity_risk.registry.card import ModelCard
 from obesity_risk.registry.client import LoadedModel
 from obesity_risk.serving.compiled_blend import CompiledBlend
-from obesity_risk.serving.explain import Explanation, explain_blend, explain_member, explanations
+from obesity_risk.serving.explain import Explanation, explain_blend, explain_member, served
 from obesity_risk.serving.fastpath import CompiledPipeline, UnsupportedPipelineError
 
 _MAX_LISTED = 10
@@ -187,15 +187,15 @@ class Predictor:
 
     def _explain(self, transform: Any, predictions: Predictions, top: int) -> list[Explanation]:
         label_index = np.argmax(predictions.probabilities, axis=1)
+        finish = None
         if isinstance(self.compiled, CompiledBlend):
-            by_column, base, space = explain_blend(self.compiled.parts, transform, label_index)
+            by_column, base = explain_blend(self.compiled.parts, transform, label_index)
+            finish = self.compiled.finish
         elif isinstance(self.compiled, CompiledPipeline):
-            by_column, base, space = explain_member(
-                self.compiled, transform(self.compiled), label_index, probability=False
-            )
+            by_column, base = explain_member(self.compiled, transform(self.compiled), label_index)
         else:
             raise ExplainError("this model has no compiled form: explanations are unavailable")
-        return explanations(by_column, base, predictions.labels, space, top)
+        return served(by_column, base, predictions.probabilities, predictions.labels, finish, top)
 
     def _unknown(self, frame: pd.DataFrame) -> dict[str, int]:
         guard = getattr(self.model.pipeline, "named_steps", {}).get("guard")

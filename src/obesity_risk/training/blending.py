@@ -1,6 +1,6 @@
 """Fitting the ensemble champion: weights on out-of-fold probabilities (multiclass log-loss over the
-simplex), optional per-class weights tuned for accuracy (Optuna), an optional calibration map
-kept only when it lowers the cross-fitted OOF log-loss."""
+simplex), optional per-class weights tuned for ``models.metric`` (Optuna), an optional
+calibration map kept only when it lowers the cross-fitted OOF log-loss."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sklearn.metrics import accuracy_score
 
 from obesity_risk.estimators.blend import BlendClassifier, blend, reweight
 from obesity_risk.estimators.calibration import Calibrator, calibrate
+from obesity_risk.metrics import get_metric, score
 from obesity_risk.training.calibration import CalibrationChoice, choose_calibration
 from obesity_risk.training.evaluation import multiclass_log_loss
 
@@ -43,20 +44,33 @@ def fit_weights(probas: Sequence[np.ndarray], y: np.ndarray, classes: list[str])
 
 
 def fit_class_weights(
-    proba: np.ndarray, y: np.ndarray, classes: list[str], trials: int, seed: int
+    proba: np.ndarray,
+    y: np.ndarray,
+    classes: list[str],
+    trials: int,
+    seed: int,
+    metric: str = "accuracy",
 ) -> list[float] | None:
-    """Per-class weights (in [0.5, 2]) that raise OOF accuracy; None when none helps."""
-    labels = np.asarray(classes)
-    baseline = accuracy_score(y, labels[np.argmax(proba, axis=1)])
+    """Per-class weights (in [0.5, 2]) that improve the OOF ``metric``; None when none helps."""
+    chosen = get_metric(metric)
+
+    def measured(weights: Sequence[float]) -> float:
+        # a label metric needs only the argmax of the weighted rows; others the probabilities
+        weighted = proba * weights if chosen.from_labels else reweight(proba, weights)
+        return score(metric, weighted, y, classes)
+
+    baseline = measured([1.0] * len(classes))
 
     def objective(trial: optuna.Trial) -> float:
         weights = [trial.suggest_float(f"w{i}", 0.5, 2.0, log=True) for i in range(len(classes))]
-        return float(accuracy_score(y, labels[np.argmax(proba * weights, axis=1)]))
+        return measured(weights)
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(
+        direction=chosen.direction, sampler=optuna.samplers.TPESampler(seed=seed)
+    )
     study.enqueue_trial({f"w{i}": 1.0 for i in range(len(classes))})
     study.optimize(objective, n_trials=trials)
-    if study.best_value <= baseline:
+    if not chosen.better(study.best_value, baseline):
         return None
     return [float(study.best_params[f"w{i}"]) for i in range(len(classes))]
 
@@ -85,6 +99,7 @@ def fit_blend(
     min_weight: float = 0.0,
     calibration: str = "none",
     max_accuracy_drop: float = 0.0,
+    metric: str = "accuracy",
 ) -> BlendFit:
     """Member weights, class weights and the calibration choice from each family's OOF
     probabilities; members whose weight is below ``min_weight`` are dropped one at a time
@@ -99,7 +114,7 @@ def fit_blend(
         names.pop(int(np.argmin(weights)))  # a full model call per request: drop it, refit
         weights = fit_weights([oofs[n] for n in names], truth, classes)
     mixed = blend([oofs[n] for n in names], weights)
-    cw = fit_class_weights(mixed, truth, classes, trials, seed) if class_weights else None
+    cw = fit_class_weights(mixed, truth, classes, trials, seed, metric) if class_weights else None
     final = reweight(mixed, cw)
     return BlendFit(
         members=dict(zip(names, weights, strict=True)),

@@ -13,6 +13,7 @@ from sklearn.metrics import classification_report
 
 from obesity_risk import registry
 from obesity_risk.config import Settings
+from obesity_risk.metrics import get_metric
 from obesity_risk.training.blending import BlendFit
 from obesity_risk.training.evaluation import (
     SplitMetrics,
@@ -68,7 +69,12 @@ def measure(
     val, test = held_out_metrics(pipeline, data, bins)
     figures = {"cv": cv, "val": val} | ({} if test is None else {"test": test})
     mlflow.log_metrics(
-        {f"{split}_{k}": v for split, m in figures.items() for k, v in m.model_dump().items()}
+        {
+            f"{split}_{k}": v
+            for split, m in figures.items()
+            for k, v in m.model_dump().items()
+            if v is not None  # roc_auc: binary tasks only
+        }
     )
     predicted = pipeline.predict(data.validation.X)
     mlflow.log_figure(
@@ -100,13 +106,14 @@ def measure(
 
 
 def choose(s: Settings, best: Candidate, ensemble: Candidate) -> Candidate:
-    """The ensemble when its validation accuracy beats the best single family's by more than
-    ``ensemble.min_gain`` (a tie at 0 goes to OOF). Not decided on OOF: the class weights
-    were tuned there, so the blend's OOF accuracy is optimistic."""
-    gain = ensemble.validation.accuracy - best.validation.accuracy
-    if gain > s.ensemble.min_gain or (
-        gain == s.ensemble.min_gain == 0 and ensemble.cv.accuracy > best.cv.accuracy
-    ):
+    """The ensemble when its validation ``models.metric`` beats the best single family's by
+    more than ``ensemble.min_gain`` (in the metric's units and direction; a tie at 0 goes to
+    OOF). Not decided on OOF: the class weights were tuned there, so the blend's OOF figure is
+    optimistic."""
+    metric = get_metric(s.models.metric)
+    gain = metric.gain(ensemble.validation.value(metric.name), best.validation.value(metric.name))
+    oof_gain = metric.gain(ensemble.cv.value(metric.name), best.cv.value(metric.name))
+    if gain > s.ensemble.min_gain or (gain == s.ensemble.min_gain == 0 and oof_gain > 0):
         return ensemble
     return best
 

@@ -44,7 +44,7 @@ def explain_sample(s: Settings, pipeline: Any, data: TrainingData) -> list[Expla
         return []
 
 
-def _metrics(chosen: Candidate, data: TrainingData) -> CardMetrics:
+def _metrics(chosen: Candidate, data: TrainingData, metric: str) -> CardMetrics:
     """The card's figures: OOF, validation, test, and the UCI file when it was not trained on."""
     pipeline, test = chosen.pipeline, chosen.test
     external = None
@@ -63,6 +63,12 @@ def _metrics(chosen: Candidate, data: TrainingData) -> CardMetrics:
         test_ece=None if test is None else test.ece,
         external_accuracy=None if external is None else external.accuracy,
         external_f1_macro=None if external is None else external.f1_macro,
+        metric=metric,
+        cv_score=chosen.cv.value(metric),
+        val_score=chosen.validation.value(metric),
+        test_score=None if test is None else test.value(metric),
+        test_balanced_accuracy=None if test is None else test.balanced_accuracy,
+        test_roc_auc=None if test is None else test.roc_auc,
     )
 
 
@@ -91,7 +97,7 @@ def build_card(
         budget=budget_name,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         package_version=__version__,
-        metrics=_metrics(chosen, data),
+        metrics=_metrics(chosen, data, s.models.metric),
         classes=list(s.data.classes),
         features=CardFeatures(numeric=numeric, ordinal=ordered, nominal=nominal),
         params=chosen.params
@@ -137,16 +143,14 @@ def register_champion(
     version = reg.register(chosen.model_uri, card)
     card = reg.card_for(reg.client.get_model_version(reg.name, version))
     incumbent = load_incumbent(s, version)
-    decision = decide(
-        s, chosen.validation.accuracy, val_slices, data.validation, version, incumbent
-    )
+    decision = decide(s, chosen.validation, val_slices, data.validation, version, incumbent)
     alias = s.tracking.champion_alias if decision.promote else s.tracking.challenger_alias
     reg.set_alias(alias, version)
     mlflow.log_metrics(
         {
             f"champion_{k}": v
             for k, v in card.metrics.model_dump().items()
-            if v is not None and k.endswith("accuracy")
+            if isinstance(v, float) and k.endswith(("accuracy", "_score", "roc_auc"))
         }
     )
     mlflow.log_dict(card.model_dump(mode="json"), "champion_card.json")

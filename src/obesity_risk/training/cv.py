@@ -1,5 +1,6 @@
-"""Cross-validation of one pipeline on the training folds: accuracy, macro-F1 and the
-out-of-fold probabilities, fold by fold (the tuner prunes on the running mean)."""
+"""Cross-validation of one pipeline on the training folds: accuracy, macro-F1, the configured
+metric and the out-of-fold probabilities, fold by fold (the tuner prunes on the running mean
+of the configured metric)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
+from obesity_risk.metrics import score
 from obesity_risk.training.splits import TrainingData
 
 
@@ -22,16 +24,17 @@ class CVScores(BaseModel):
 
     accuracy: list[float] = Field(default_factory=list)
     f1_macro: list[float] = Field(default_factory=list)
-    oof: np.ndarray | None = None  # (rows of data.fit, classes), columns in classes_ order
+    other: dict[str, list[float]] = Field(default_factory=dict)  # the configured metric, if
+    oof: np.ndarray | None = None  # another; (rows of data.fit, classes), classes_ order
     classes: list[str] = Field(default_factory=list)
 
     def mean(self, metric: str) -> float:
         """Mean of one metric over the folds run."""
-        return float(np.mean(getattr(self, metric)))
+        return float(np.mean(self.per_fold()[metric]))
 
     def per_fold(self) -> dict[str, list[float]]:
         """The fold scores by metric name."""
-        return {"accuracy": self.accuracy, "f1_macro": self.f1_macro}
+        return {"accuracy": self.accuracy, "f1_macro": self.f1_macro, **self.other}
 
 
 def cross_validate(
@@ -62,6 +65,9 @@ def cross_validate(
         predicted = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
         scores.accuracy.append(float(accuracy_score(valid.y, predicted)))
         scores.f1_macro.append(float(f1_score(valid.y, predicted, average="macro")))
+        if metric not in ("accuracy", "f1_macro"):
+            value = score(metric, proba, valid.y, scores.classes)
+            scores.other.setdefault(metric, []).append(value)
         if trial is not None:
             trial.set_user_attr("fold_scores", scores.per_fold())
             trial.report(scores.mean(metric), step)

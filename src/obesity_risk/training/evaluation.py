@@ -18,20 +18,30 @@ from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
 from obesity_risk.config import Settings
 from obesity_risk.config.stages import Slice
 from obesity_risk.features import EngineeredFeatures
+from obesity_risk.metrics import log_loss as multiclass_log_loss
+from obesity_risk.metrics import score
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.fastpath import needed_features
 
-_EPS = 1e-15
-
 
 class SplitMetrics(BaseModel):
-    """Accuracy, macro-F1, log-loss and top-label expected calibration error of one split."""
+    """Every selectable metric of one split (:mod:`obesity_risk.metrics`) and the top-label
+    expected calibration error."""
 
     rows: int
     accuracy: float
     f1_macro: float
     log_loss: float
     ece: float
+    balanced_accuracy: float | None = None
+    roc_auc: float | None = None  # binary tasks only
+
+    def value(self, metric: str) -> float:
+        """The figure of ``metric`` (``models.metric``) on this split."""
+        found = getattr(self, metric)
+        if found is None:
+            raise ValueError(f"metric {metric} was not measured on this split")
+        return float(found)
 
 
 class SliceMetrics(BaseModel):
@@ -55,14 +65,6 @@ class ReliabilityBin(BaseModel):
 def _truth_index(y: Sequence[str], classes: list[str]) -> np.ndarray:
     index = {c: i for i, c in enumerate(classes)}
     return np.array([index[str(v)] for v in y], dtype=np.intp)
-
-
-def multiclass_log_loss(proba: np.ndarray, y: Sequence[str], classes: list[str]) -> float:
-    """Mean negative log-probability of the true class (columns in ``classes`` order; sklearn's
-    ``log_loss`` would assume sorted class names)."""
-    truth = _truth_index(y, classes)
-    picked = proba[np.arange(len(truth)), truth]
-    return float(-np.mean(np.log(np.clip(picked, _EPS, 1.0))))
 
 
 def expected_calibration_error(
@@ -118,6 +120,8 @@ def split_metrics(
         f1_macro=float(f1_score(truth, labels, average="macro")),
         log_loss=multiclass_log_loss(proba, truth, classes),
         ece=expected_calibration_error(proba, truth, classes, bins),
+        balanced_accuracy=score("balanced_accuracy", proba, truth, classes),
+        roc_auc=score("roc_auc", proba, truth, classes) if len(classes) == 2 else None,
     )
 
 
@@ -141,7 +145,7 @@ def slice_metrics(
     """Accuracy and macro-F1 per group of every configured slice."""
     truth = y.to_numpy().astype(str)
     out = []
-    for item in settings.evaluation.slices:
+    for item in settings.slices:
         groups = slice_groups(X, item, settings).to_numpy()
         for group in sorted(set(groups)):
             mask = groups == group

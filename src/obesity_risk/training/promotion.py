@@ -10,34 +10,42 @@ from pydantic import BaseModel, Field
 from obesity_risk import registry
 from obesity_risk.config import Settings
 from obesity_risk.errors import ModelNotFoundError, ObesityRiskError
+from obesity_risk.metrics import get_metric, score
 from obesity_risk.registry.card import IntegrityError
 from obesity_risk.registry.client import LoadedModel
 from obesity_risk.serving.predictor import Predictor
-from obesity_risk.training.evaluation import SliceMetrics, slice_metrics
+from obesity_risk.training.evaluation import SliceMetrics, SplitMetrics, slice_metrics
 from obesity_risk.training.splits import Labelled
 
 
 class Decision(BaseModel):
-    """Whether the challenger becomes champion, and why."""
+    """Whether the challenger becomes champion, and why (figures on the validation split)."""
 
     promote: bool
     reason: str
     gate_failures: list[str] = Field(default_factory=list)
     incumbent_version: str | None = None
     incumbent_val_accuracy: float | None = None
+    metric: str = "accuracy"  # models.metric: what the comparison was made on
+    incumbent_val_score: float | None = None
 
 
 def gate_failures(
     settings: Settings,
-    accuracy: float,
+    challenger: SplitMetrics,
     slices: list[SliceMetrics],
     incumbent_slices: list[SliceMetrics] | None,
 ) -> list[str]:
     """Every gate rule the challenger breaks (empty: it passes)."""
-    gate = settings.evaluation.gate
+    gate, metric = settings.evaluation.gate, get_metric(settings.models.metric)
     failures = []
+    accuracy = challenger.accuracy
     if gate.min_accuracy is not None and accuracy < gate.min_accuracy:
         failures.append(f"validation accuracy {accuracy:.4f} < gate {gate.min_accuracy:.4f}")
+    value = challenger.value(metric.name)
+    if gate.min_score is not None and not metric.passes(value, gate.min_score):
+        worse = "<" if metric.higher_is_better else ">"
+        failures.append(f"validation {metric.name} {value:.4f} {worse} gate {gate.min_score:.4f}")
     if gate.max_slice_drop is not None and incumbent_slices:
         before = {(s.column, s.group): s for s in incumbent_slices}
         for now in slices:
@@ -70,37 +78,39 @@ def load_incumbent(settings: Settings, new_version: str) -> LoadedModel | None:
 
 def decide(
     settings: Settings,
-    accuracy: float,
+    challenger: SplitMetrics,
     slices: list[SliceMetrics],
     validation: Labelled,
     new_version: str,
     incumbent: LoadedModel | None,
 ) -> Decision:
     """Gate the challenger, then compare it with ``incumbent`` (scored through the one
-    inference contract) on the same validation rows."""
-    old_accuracy = old_slices = None
+    inference contract) on the same validation rows, on ``models.metric`` in its direction."""
+    metric = get_metric(settings.models.metric)
+    value = challenger.value(metric.name)
+    old_accuracy = old_value = old_slices = None
     if incumbent is not None:
         try:
-            predicted = np.asarray(
-                Predictor.configured(incumbent, settings).predict_frame(validation.X).labels,
-                dtype=object,
-            )
+            scored = Predictor.configured(incumbent, settings).predict_frame(validation.X)
+            predicted = np.asarray(scored.labels, dtype=object)
             old_accuracy = float(np.mean(predicted == validation.y.to_numpy()))
+            old_value = score(metric.name, scored.probabilities, validation.y, scored.classes)
             old_slices = slice_metrics(validation.X, validation.y, predicted, settings)
         except (ValueError, KeyError, TypeError, ObesityRiskError) as exc:
             logger.warning("current champion cannot score this validation data ({})", exc)
-    failures = gate_failures(settings, accuracy, slices, old_slices)
+    failures = gate_failures(settings, challenger, slices, old_slices)
     version = None if incumbent is None else incumbent.version
+    name = "" if metric.name == "accuracy" else f"{metric.name} "
     if failures:
         reason = "quality gate: " + "; ".join(failures)
         promote = False
-    elif old_accuracy is None:
+    elif old_value is None:
         reason, promote = "no comparable champion", True
-    elif accuracy > old_accuracy:
-        reason = f"validation {accuracy:.4f} > champion v{version} {old_accuracy:.4f}"
+    elif metric.better(value, old_value):
+        reason = f"validation {name}{value:.4f} better than champion v{version} {old_value:.4f}"
         promote = True
     else:
-        reason = f"validation {accuracy:.4f} <= champion v{version} {old_accuracy:.4f}"
+        reason = f"validation {name}{value:.4f} not better than champion v{version} {old_value:.4f}"
         promote = False
     logger.info("promotion of v{}: {} ({})", new_version, "yes" if promote else "no", reason)
     return Decision(
@@ -109,4 +119,6 @@ def decide(
         gate_failures=failures,
         incumbent_version=version,
         incumbent_val_accuracy=old_accuracy,
+        metric=metric.name,
+        incumbent_val_score=old_value,
     )

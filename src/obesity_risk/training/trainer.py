@@ -237,6 +237,7 @@ class Trainer:
             min_weight=s.ensemble.min_weight,
             calibration=s.ensemble.calibration,
             max_accuracy_drop=s.ensemble.calibration_max_accuracy_drop,
+            metric=s.models.metric,
         )
         model, oof = build_blend(
             fitted,

@@ -20,6 +20,7 @@ from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget, ModelFamily
 from obesity_risk.errors import ObesityRiskError
 from obesity_risk.features import build_pipeline
+from obesity_risk.metrics import get_metric
 from obesity_risk.registry.card import StudyFigures
 from obesity_risk.training.cv import CVScores, cross_validate
 from obesity_risk.training.families import clip_to_space, make_estimator, suggest
@@ -105,7 +106,7 @@ class CVObjective:
         for name, values in scores.items():
             trial.set_user_attr(f"cv_{name}", float(np.mean(values)))
         value = result.mean(self.metric)
-        if self.best is None or value > self.best[0]:
+        if self.best is None or get_metric(self.metric).better(value, self.best[0]):
             self.best = (value, trial.number, result)
         return value
 
@@ -167,7 +168,8 @@ def rdb_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
 
 
 def create_study(settings: Settings, study_name: str, storage: str | None) -> optuna.Study:
-    """A maximising study with a TPE sampler and a median pruner on fold scores.
+    """A study in the direction of ``models.metric`` with a TPE sampler and a median pruner on
+    fold scores.
 
     In memory the sampler is seeded (reproducible). On shared storage each worker process
     offsets the seed by its pid, so parallel workers do not sample identical trials.
@@ -177,7 +179,7 @@ def create_study(settings: Settings, study_name: str, storage: str | None) -> op
     return optuna.create_study(
         study_name=study_name,
         storage=None if storage is None else rdb_storage(storage),
-        direction="maximize",
+        direction=get_metric(settings.models.metric).direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=pruner_cfg.n_startup_trials,

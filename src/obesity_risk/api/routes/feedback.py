@@ -6,8 +6,10 @@ event loop never parses it, and a key repeated in an object is refused.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy.exc import SQLAlchemyError
 
 from obesity_risk.api.bodies import request_body_schema, validate_body
@@ -16,16 +18,25 @@ from obesity_risk.api.schemas import ADMIN_ERRORS, BODY_ERRORS, ErrorBody
 from obesity_risk.errors import DataValidationError
 from obesity_risk.monitoring.feedback import FeedbackNotFoundError, GroundTruth, save_labels
 
-router = APIRouter(tags=["monitoring"])
 MAX_LABELS = 10_000
 BYTES_PER_LABEL = 4096  # body limit of the route: MAX_LABELS x this (escaped strings fit)
 
 
-class FeedbackRequest(BaseModel):
-    """True classes of logged predictions, named by request id and position."""
-
-    model_config = ConfigDict(extra="forbid")
-    labels: list[GroundTruth] = Field(min_length=1, max_length=MAX_LABELS)
+def feedback_model(classes: list[str]) -> type[BaseModel]:
+    """The request body, its ``label`` typed by the task: one of ``classes`` (an enum in the
+    OpenAPI schema, so a client and a schema-driven fuzzer know what is valid)."""
+    label = Literal[tuple(classes)]  # type: ignore[valid-type]
+    truth = create_model(
+        "GroundTruth",
+        __base__=GroundTruth,
+        label=(label, Field(description="the true class of the prediction")),
+    )
+    return create_model(
+        "FeedbackRequest",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="True classes of logged predictions, named by request id and position.",
+        labels=(list[truth], Field(min_length=1, max_length=MAX_LABELS)),  # type: ignore[valid-type]
+    )
 
 
 class FeedbackResult(BaseModel):
@@ -34,39 +45,46 @@ class FeedbackResult(BaseModel):
     stored: int
 
 
-@router.post(
-    "/feedback",
-    response_model=FeedbackResult,
-    dependencies=[AdminDep],
-    responses={
-        **BODY_ERRORS,
-        **ADMIN_ERRORS,
-        404: {"model": ErrorBody, "description": "a label names a prediction not in the log"},
-        422: {"model": ErrorBody, "description": "a label is not one of the model's classes"},
-        503: {"model": ErrorBody, "description": "the prediction log is off or unavailable"},
-    },
-    openapi_extra={"requestBody": request_body_schema(FeedbackRequest, inline=True)},
-)
-def feedback(
-    raw: RawBodyDep, model: ModelDep, store: StoreDep, telemetry: TelemetryDep
-) -> FeedbackResult:
-    """Store the labels (all or none); the next performance report scores those rows."""
-    body = validate_body(FeedbackRequest, raw)
-    if store is None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the prediction log is off (serving.log_predictions): there is nothing to label",
-        )
-    try:
-        stored = save_labels(store.engine, body.labels, model.classes)
-    except FeedbackNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except DataValidationError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0][:300]
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"prediction store unavailable: {reason}"
-        ) from exc
-    telemetry.feedback.inc(stored)
-    return FeedbackResult(stored=stored)
+def build_router(classes: list[str]) -> APIRouter:
+    """``POST /feedback`` for a model of ``classes``."""
+    router = APIRouter(tags=["monitoring"])
+    request = feedback_model(classes)
+
+    @router.post(
+        "/feedback",
+        response_model=FeedbackResult,
+        dependencies=[AdminDep],
+        responses={
+            **BODY_ERRORS,
+            **ADMIN_ERRORS,
+            404: {"model": ErrorBody, "description": "a label names a prediction not in the log"},
+            422: {"model": ErrorBody, "description": "a label is not one of the model's classes"},
+            503: {"model": ErrorBody, "description": "the prediction log is off or unavailable"},
+        },
+        openapi_extra={"requestBody": request_body_schema(request, inline=True)},
+    )
+    def feedback(
+        raw: RawBodyDep, model: ModelDep, store: StoreDep, telemetry: TelemetryDep
+    ) -> FeedbackResult:
+        """Store the labels (all or none); the next performance report scores those rows."""
+        body = validate_body(request, raw)
+        if store is None:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "the prediction log is off (serving.log_predictions): there is nothing to label",
+            )
+        try:
+            stored = save_labels(store.engine, body.labels, model.classes)
+        except FeedbackNotFoundError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        except DataValidationError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        except SQLAlchemyError as exc:
+            reason = str(exc).splitlines()[0][:300]
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, f"prediction store unavailable: {reason}"
+            ) from exc
+        telemetry.feedback.inc(stored)
+        return FeedbackResult(stored=stored)
+
+    return router

@@ -1,0 +1,97 @@
+"""Another dataset with a config that names only ``data``: a three-class and an imbalanced
+binary target each go through train -> predict -> the API (single, batch, explain, feedback)
+-> report -> model card, on real processes, inheriting nothing of the obesity dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import yaml
+
+from tests.helpers.api import AUTH, TOKEN
+from tests.helpers.cli import cli, tmp_env
+from tests.helpers.datasets import make_sensors, make_stays
+from tests.helpers.servers import serve
+
+pytestmark = pytest.mark.slow
+
+DATASETS = {  # the generator, the target, extra `init` options, the classes it must find
+    "multiclass": (make_sensors, "state", [], ["busy", "fault", "idle"]),
+    "binary": (make_stays, "long_stay", ["--ordered", "severity=low,medium,high"], ["no", "yes"]),
+}
+
+
+def _project(tmp_path: Path, task: str) -> tuple[Path, dict, pd.DataFrame]:
+    """The dataset's CSV, the config `obesity-risk init` wrote for it, and fresh rows."""
+    make, target, options, classes = DATASETS[task]
+    train = tmp_path / f"{task}-data.csv"
+    make(900, 0).to_csv(train, index=False)
+    config = tmp_path / f"{task}.yaml"
+    result = cli("init", str(train), "--target", target, *options, "-o", str(config))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {config} (validated)" in result.stderr
+    schema = yaml.safe_load(config.read_text())["data"]
+    assert schema["task"] == task and schema["classes"] == classes
+    return config, schema, make(300, 1)
+
+
+@pytest.mark.parametrize("task", list(DATASETS))
+def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
+    config, schema, fresh = _project(tmp_path, task)
+    env = tmp_env(tmp_path) | {"OBESITY_RISK_CONFIG": str(config)}
+    result = cli("train", "--budget", "smoke", "--no-progress", env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
+    card = summary["champion"]["card"]
+    assert card["classes"] == schema["classes"] and card["name"] == f"{task}-data"
+    assert card["metrics"]["test_accuracy"] > 0.8  # the rule is learnable
+    categorical = [c for c, spec in schema["columns"].items() if spec["type"] == "categorical"]
+    assert {s["column"] for s in card["slices"]} == set(categorical)  # derived from the schema
+    assert summary["champion"]["promoted"], summary["champion"]["reason"]  # no obesity floor
+
+    features = fresh.drop(columns=schema["target"])
+    batch_csv, out = tmp_path / "batch.csv", tmp_path / "scored.csv"
+    features.to_csv(batch_csv, index=False)
+    result = cli("predict", "-i", str(batch_csv), "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    scored = pd.read_csv(out)
+    assert len(scored) == len(fresh) and set(scored["prediction"]) <= set(schema["classes"])
+    assert [c for c in scored.columns if c.startswith("proba_")] == [
+        f"proba_{c}" for c in schema["classes"]
+    ]
+
+    store = f"sqlite:///{tmp_path}/predictions.db"
+    records = features.drop(columns=schema.get("id_column") or []).to_dict(orient="records")
+    with serve(
+        tmp_path, store, OBESITY_RISK_CONFIG=str(config), OBESITY_RISK__SERVING__ADMIN_TOKEN=TOKEN
+    ) as base:
+        one = httpx.post(f"{base}/predict?explain=true", json=records[0], timeout=30).json()
+        why = one["explanation"]
+        assert why["value"] == pytest.approx(one["probabilities"][one["label"]], abs=1e-12)
+        total = why["base_value"] + sum(why["contributions"].values()) + why["other"]
+        assert total == pytest.approx(why["value"], abs=1e-9)
+        many = httpx.post(f"{base}/predict/batch", json={"records": records}, timeout=60)
+        assert many.status_code == 200 and len(many.json()["predictions"]) == len(records)
+        labels = [
+            {"request_id": many.json()["request_id"], "position": i, "label": label}
+            for i, label in enumerate(fresh[schema["target"]])
+        ]
+        feedback = httpx.post(f"{base}/feedback", json={"labels": labels}, headers=AUTH)
+        assert feedback.status_code == 200 and feedback.json() == {"stored": len(labels)}
+        page = httpx.get(f"{base}/model/card", timeout=30).text
+        for obesity in ("NObeyesdad", "BMI", "Obesity", "clinician", "Gender"):
+            assert obesity not in page, obesity  # no prose or column of the obesity dataset
+
+    logged = env | {"OBESITY_RISK__SERVING__PREDICTION_STORE": store}
+    result = cli("report", "--kind", "all", "--last", "1000", env=logged)
+    assert result.returncode in (0, 3), result.stderr[-3000:]  # 3: a rule fired, said so
+    assert "unexpected error" not in result.stderr
+    (performance,) = sorted((tmp_path / "reports/monitoring").glob("*-performance.json"))
+    measured = json.loads(performance.read_text())
+    assert measured["labelled_rows"] == len(fresh) and measured["accuracy"] > 0.75
+    assert measured["metrics"]  # Evidently's classification figures (binary: its binary path)
+    assert (result.returncode == 3) == ("accuracy_drop" in result.stderr.split("fired:")[-1])
