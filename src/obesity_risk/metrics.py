@@ -78,9 +78,25 @@ def log_loss(proba: np.ndarray, y: Sequence[str] | np.ndarray, classes: list[str
     return float(-np.mean(np.log(np.clip(picked, _EPS, 1.0))))
 
 
-def score(name: str, proba: np.ndarray, y: Sequence[str] | np.ndarray, classes: list[str]) -> float:
+def labels_of(proba: np.ndarray, classes: list[str], threshold: float | None = None) -> np.ndarray:
+    """The predicted class of each row: the most probable one, or for two classes with a
+    ``threshold`` the positive class (``classes[1]``) when its probability reaches it."""
+    proba = np.asarray(proba)
+    if threshold is not None and len(classes) == 2:
+        return np.where(proba[:, 1] >= threshold, classes[1], classes[0]).astype(object)
+    return np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+
+
+def score(
+    name: str,
+    proba: np.ndarray,
+    y: Sequence[str] | np.ndarray,
+    classes: list[str],
+    threshold: float | None = None,
+) -> float:
     """The metric ``name`` of probabilities ``proba`` (columns in ``classes`` order) against
-    labels ``y``; a binary task's positive class is ``classes[1]``."""
+    labels ``y``; a binary task's positive class is ``classes[1]``, predicted at ``threshold``
+    (None: the most probable class)."""
     truth = np.asarray(y).astype(str)
     if name == "log_loss":
         return log_loss(proba, truth, classes)
@@ -91,7 +107,7 @@ def score(name: str, proba: np.ndarray, y: Sequence[str] | np.ndarray, classes: 
         if positive.all() or not positive.any():
             return float("nan")  # one class only: no ranking to measure
         return float(roc_auc_score(positive, np.asarray(proba)[:, 1]))
-    predicted = np.asarray(classes)[np.argmax(np.asarray(proba), axis=1)]
+    predicted = labels_of(proba, classes, threshold).astype(str)
     if name == "accuracy":
         return float(accuracy_score(truth, predicted))
     if name == "balanced_accuracy":
@@ -99,3 +115,19 @@ def score(name: str, proba: np.ndarray, y: Sequence[str] | np.ndarray, classes: 
     if name == "f1_macro":
         return float(f1_score(truth, predicted, average="macro"))
     raise KeyError(f"unknown metric {name!r}; known: {', '.join(CLASSIFICATION)}")
+
+
+def best_threshold(
+    metric: str, proba: np.ndarray, y: Sequence[str] | np.ndarray, classes: list[str]
+) -> float:
+    """The positive-class threshold (0.05 to 0.95 by 0.01) with the best ``metric`` (ties: the
+    one nearest 0.5); 0.5 for a metric of the probabilities (log-loss, ROC AUC), which no
+    threshold changes."""
+    chosen = get_metric(metric)
+    if not chosen.from_labels:
+        return 0.5
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    values = [score(metric, proba, y, classes, float(t)) for t in grid]
+    best = max(values) if chosen.higher_is_better else min(values)
+    ties = [float(t) for t, v in zip(grid, values, strict=True) if v == best]
+    return min(ties, key=lambda t: abs(t - 0.5))

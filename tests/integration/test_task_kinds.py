@@ -39,10 +39,8 @@ def _project(tmp_path: Path, task: str) -> tuple[Path, dict, pd.DataFrame]:
     return config, schema, make(300, 1)
 
 
-@pytest.mark.parametrize("task", list(DATASETS))
-def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
-    config, schema, fresh = _project(tmp_path, task)
-    env = tmp_env(tmp_path) | {"OBESITY_RISK_CONFIG": str(config)}
+def _trained(tmp_path: Path, task: str, schema: dict, env: dict) -> float | None:
+    """Train the smoke budget; check the card; the binary decision threshold."""
     result = cli("train", "--budget", "smoke", "--no-progress", env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
@@ -52,6 +50,27 @@ def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
     categorical = [c for c, spec in schema["columns"].items() if spec["type"] == "categorical"]
     assert {s["column"] for s in card["slices"]} == set(categorical)  # derived from the schema
     assert summary["champion"]["promoted"], summary["champion"]["reason"]  # no obesity floor
+    from mlflow import MlflowClient
+
+    tracking = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    inputs = tracking.get_run(summary["champion"]["session_run_id"]).inputs.dataset_inputs
+    # what fills the Dataset column of MLflow's runs table
+    contexts = {{t.key: t.value for t in i.tags}["mlflow.data.context"]: i.dataset for i in inputs}
+    assert set(contexts) == {"training", "validation", "test"}
+    assert contexts["test"].name == f"{task}-data-test" and contexts["test"].digest
+    threshold = card["threshold"]  # binary: chosen on validation; multiclass: none
+    assert (threshold is None) == (task == "multiclass")
+    if threshold is not None:
+        assert 0.05 <= threshold <= 0.95 and card["metrics"]["test_roc_auc"] > 0.8
+        assert card["metrics"]["test_pr_auc"] > 0.5 and 0 < card["metrics"]["test_brier"] < 0.2
+    return threshold
+
+
+@pytest.mark.parametrize("task", list(DATASETS))
+def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
+    config, schema, fresh = _project(tmp_path, task)
+    env = tmp_env(tmp_path) | {"OBESITY_RISK_CONFIG": str(config)}
+    threshold = _trained(tmp_path, task, schema, env)
 
     features = fresh.drop(columns=schema["target"])
     batch_csv, out = tmp_path / "batch.csv", tmp_path / "scored.csv"
@@ -63,6 +82,9 @@ def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
     assert [c for c in scored.columns if c.startswith("proba_")] == [
         f"proba_{c}" for c in schema["classes"]
     ]
+    if threshold is not None:  # the CLI labels at the card's threshold, not at 0.5
+        positive = scored["proba_yes"] >= threshold
+        assert (scored["prediction"] == "yes").tolist() == positive.tolist()
 
     store = f"sqlite:///{tmp_path}/predictions.db"
     records = features.drop(columns=schema.get("id_column") or []).to_dict(orient="records")
@@ -76,6 +98,10 @@ def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
         assert total == pytest.approx(why["value"], abs=1e-9)
         many = httpx.post(f"{base}/predict/batch", json={"records": records}, timeout=60)
         assert many.status_code == 200 and len(many.json()["predictions"]) == len(records)
+        served = [p["label"] for p in many.json()["predictions"]]
+        assert served == scored["prediction"].tolist()  # the API decides as the CLI does
+        if threshold is not None:
+            assert f"&ge; {threshold:.2f}" in httpx.get(f"{base}/model/card", timeout=30).text
         labels = [
             {"request_id": many.json()["request_id"], "position": i, "label": label}
             for i, label in enumerate(fresh[schema["target"]])

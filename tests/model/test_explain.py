@@ -141,3 +141,17 @@ def test_binary_blend_adds_up_to_its_probability(tmp_path) -> None:
         assert item.value == pytest.approx(mixed[row, k], abs=1e-6)
         total = item.base_value + sum(item.contributions.values()) + item.other
         assert total == pytest.approx(item.value, abs=1e-9)
+    # a decision threshold on the card: labels follow it, each explanation is of its label
+    from obesity_risk.registry.client import LoadedModel
+
+    plain = make_loaded(model, family="ensemble")
+    card = plain.card.model_copy(update={"threshold": 0.2, "classes": ["no", "yes"]})
+    low = Predictor(LoadedModel(model, plain.source, card), settings.data)
+    predictions, explained = low.explain_frame(X.head(100), top=3)
+    p_yes = predictions.probabilities[:, 1]
+    assert predictions.labels == np.where(p_yes >= 0.2, "yes", "no").tolist()
+    assert any(0.2 <= p < 0.5 for p in p_yes)  # some rows are labelled differently from argmax
+    for row, item in enumerate(explained):
+        k = predictions.classes.index(predictions.labels[row])
+        assert item.label == predictions.labels[row]
+        assert item.value == pytest.approx(predictions.probabilities[row, k], abs=1e-12)

@@ -8,7 +8,7 @@ from sklearn import metrics as sk
 
 from obesity_risk.config import load_settings
 from obesity_risk.errors import ConfigError
-from obesity_risk.metrics import CLASSIFICATION, get_metric, score
+from obesity_risk.metrics import CLASSIFICATION, best_threshold, get_metric, labels_of, score
 
 CLASSES = ["low", "mid", "high"]  # deliberately not sorted: columns follow this order
 
@@ -64,3 +64,21 @@ def test_roc_auc_on_a_multiclass_task_is_a_config_error() -> None:
         load_settings(models={"metric": "roc_auc"}, logging={"file": False})
     with pytest.raises(ConfigError, match=r"models\.metric: Input should be 'accuracy'"):
         load_settings(models={"metric": "rmse"}, logging={"file": False})
+
+
+def test_a_threshold_decides_binary_labels_and_auto_finds_the_best() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.choice(["no", "yes"], 1000, p=[0.85, 0.15])
+    p_yes = np.clip(0.25 * (y == "yes") + rng.random(1000) * 0.5, 0, 1)  # never above 0.75
+    proba = np.column_stack([1 - p_yes, p_yes])
+    assert (
+        labels_of(proba, ["no", "yes"], 0.3).tolist()
+        == np.where(p_yes >= 0.3, "yes", "no").tolist()
+    )
+    assert labels_of(proba, ["no", "yes"]).tolist() == np.where(p_yes > 0.5, "yes", "no").tolist()
+    chosen = best_threshold("balanced_accuracy", proba, y, ["no", "yes"])
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    scores = [score("balanced_accuracy", proba, y, ["no", "yes"], t) for t in grid]
+    assert score("balanced_accuracy", proba, y, ["no", "yes"], chosen) == max(scores)
+    assert chosen < 0.5  # the rare class needs a lower bar here
+    assert best_threshold("log_loss", proba, y, ["no", "yes"]) == 0.5  # no label involved

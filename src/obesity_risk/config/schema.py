@@ -243,6 +243,9 @@ class ModelsConfig(Strict):
 
     # what the studies optimise and the ensemble, gate and promotion compare (obesity_risk.metrics)
     metric: Literal["accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc"] = "accuracy"
+    # binary: predict the positive class at this probability; auto = the threshold with the
+    # best models.metric on the validation split (0.5 for a metric of the probabilities)
+    threshold: Literal["auto"] | Annotated[float, Field(gt=0.0, lt=1.0)] = "auto"
     n_jobs: int = Field(2, ge=1)
     pruner: PrunerConfig = PrunerConfig()
     families: dict[str, ModelFamily] = Field(min_length=1)

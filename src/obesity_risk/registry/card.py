@@ -62,6 +62,8 @@ class CardMetrics(_Frozen):
     test_score: float | None = None
     test_balanced_accuracy: float | None = None
     test_roc_auc: float | None = None
+    test_pr_auc: float | None = None
+    test_brier: float | None = None
 
 
 class CardFeatures(_Frozen):
@@ -92,6 +94,8 @@ class ModelCard(_Frozen):
     )
     class_weights: list[float] | None = None
     calibration: str | None = None  # the ensemble's calibration method, if one was kept
+    # binary: the positive class (classes[1]) is predicted at probability >= threshold
+    threshold: float | None = Field(None, gt=0.0, lt=1.0)
     slices: list[dict[str, Any]] = Field(default_factory=list, description="test split")
     importance: dict[str, float] = Field(
         default_factory=dict, description="mean |TreeSHAP contribution| per input column"

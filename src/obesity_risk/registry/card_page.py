@@ -55,9 +55,27 @@ def render(card: ModelCard) -> str:
         ],
         ["data", "accuracy", "macro-F1"],
     )
-    calibration = _table(
-        [["log-loss (test)", m.test_log_loss], ["expected calibration error (test)", m.test_ece]],
-        ["calibration", "value"],
+    rows_of_calibration = [
+        ["log-loss (test)", m.test_log_loss],
+        ["expected calibration error (test)", m.test_ece],
+    ]
+    if m.test_roc_auc is not None or m.test_brier is not None:  # a binary task
+        rows_of_calibration += [
+            ["ROC AUC (test)", m.test_roc_auc],
+            ["PR AUC, average precision (test)", m.test_pr_auc],
+            ["Brier score (test)", m.test_brier],
+        ]
+    calibration = _table(rows_of_calibration, ["calibration and ranking", "value"])
+    selected = _table(
+        [[m.metric, m.cv_score, m.val_score, m.test_score]],
+        ["selected on (models.metric)", "out-of-fold", "validation", "test"],
+    )
+    decision = (
+        f"<p>decision threshold: the positive class <b>{escape(card.classes[1])}</b> is"
+        f" predicted at probability &ge; {card.threshold:.2f} (chosen on the validation"
+        " split)</p>"
+        if card.threshold is not None and len(card.classes) == 2
+        else ""
     )
     slices = _table(
         [[s["column"], s["group"], s["rows"], s["accuracy"], s["f1_macro"]] for s in card.slices],
@@ -93,7 +111,7 @@ def render(card: ModelCard) -> str:
 <p>class weights: {escape(_fmt(card.class_weights))} · calibration:
 {escape(card.calibration or "none")}</p>
 <details><summary>parameters</summary><pre>{params}</pre></details>
-<h2>Metrics</h2>{metrics}{calibration}
+<h2>Metrics</h2>{metrics}{selected}{decision}{calibration}
 <h2>Slices (test split)</h2>{slices}
 <h2>Global importance</h2><p>mean |TreeSHAP contribution| for the predicted class
 ({escape(str(card.importance_space))})</p><table id="importance">{importance}</table>

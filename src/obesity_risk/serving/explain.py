@@ -140,17 +140,18 @@ def served(
     by_column: list[dict[str, float]],
     base: np.ndarray,
     probabilities: np.ndarray,
-    labels: list[str],
+    index: np.ndarray,
+    classes: list[str],
     finish: Any,
     top: int,
 ) -> list[Explanation]:
     """Explanations of the served probabilities: ``base`` (n, K) and ``by_column`` explain the
     model's probabilities before ``finish`` (per-class weights, calibration; None: nothing);
     the base value goes through ``finish`` and the contributions are rescaled linearly onto the
-    change from it to the served value. The ``top`` columns per row, largest |contribution|
-    first; the rest is ``other``."""
+    change from it to the served value. ``index``: each row's served label (a column of
+    ``classes``). The ``top`` columns per row, largest |contribution| first; the rest is
+    ``other``."""
     rows = np.arange(len(base))
-    index = np.argmax(probabilities, axis=1)
     value = probabilities[rows, index]
     start = base if finish is None else finish(base)
     base_value = start[rows, index]
@@ -161,12 +162,12 @@ def served(
     )
     base_value = np.where(np.abs(moved) > 1e-12, base_value, value)  # nothing to attribute
     out = []
-    for i, (row, label) in enumerate(zip(by_column, labels, strict=True)):
+    for i, row in enumerate(by_column):
         ranked = sorted(((k, v * scale[i]) for k, v in row.items()), key=lambda kv: -abs(kv[1]))
         kept = {k: float(v) for k, v in ranked[:top]}
         out.append(
             Explanation(
-                label=label,
+                label=classes[index[i]],
                 base_value=float(base_value[i]),
                 value=float(value[i]),
                 contributions=kept,

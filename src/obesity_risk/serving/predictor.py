@@ -23,6 +23,7 @@ from obesity_risk.config import DataSchema, Settings
 from obesity_risk.data import validate_frame, validate_rows
 from obesity_risk.errors import DataValidationError, ExplainError
 from obesity_risk.estimators.blend import BlendClassifier
+from obesity_risk.metrics import labels_of
 from obesity_risk.records import record_model
 from obesity_risk.registry.card import ModelCard
 from obesity_risk.registry.client import LoadedModel
@@ -58,6 +59,8 @@ class Predictor:
         self.model = model
         self.schema = schema
         self.classes = [str(c) for c in model.pipeline.classes_]
+        # binary: the positive class is predicted at this probability (None: the likeliest)
+        self.threshold = model.card.threshold if len(self.classes) == 2 else None
         self.loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.record = record_model(schema)
         self._records = TypeAdapter(list[self.record])  # type: ignore[name-defined]
@@ -186,7 +189,7 @@ class Predictor:
         return predictions, self._explain(lambda c: c.transform_frame(frame), predictions, top)
 
     def _explain(self, transform: Any, predictions: Predictions, top: int) -> list[Explanation]:
-        label_index = np.argmax(predictions.probabilities, axis=1)
+        label_index = np.array([self.classes.index(label) for label in predictions.labels])
         finish = None
         if isinstance(self.compiled, CompiledBlend):
             by_column, base = explain_blend(self.compiled.parts, transform, label_index)
@@ -195,7 +198,9 @@ class Predictor:
             by_column, base = explain_member(self.compiled, transform(self.compiled), label_index)
         else:
             raise ExplainError("this model has no compiled form: explanations are unavailable")
-        return served(by_column, base, predictions.probabilities, predictions.labels, finish, top)
+        return served(
+            by_column, base, predictions.probabilities, label_index, self.classes, finish, top
+        )
 
     def _unknown(self, frame: pd.DataFrame) -> dict[str, int]:
         guard = getattr(self.model.pipeline, "named_steps", {}).get("guard")
@@ -203,7 +208,7 @@ class Predictor:
 
     def _predictions(self, proba: np.ndarray, unknown: dict[str, int]) -> Predictions:
         proba = np.asarray(proba, dtype=np.float64)
-        labels = [self.classes[i] for i in np.argmax(proba, axis=1)]
+        labels = labels_of(proba, self.classes, self.threshold).tolist()
         return Predictions(self.classes, proba, labels, unknown)
 
 

@@ -8,12 +8,13 @@ from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import classification_report
 
 from obesity_risk import registry
 from obesity_risk.config import Settings
-from obesity_risk.metrics import get_metric
+from obesity_risk.metrics import best_threshold, get_metric
 from obesity_risk.training.blending import BlendFit
 from obesity_risk.training.evaluation import (
     SplitMetrics,
@@ -102,6 +103,38 @@ def measure(
         params=params,
         run_id=run_id,
         model_uri=model_info.model_uri,
+    )
+
+
+def decision_threshold(s: Settings, chosen: Candidate, data: TrainingData) -> float | None:
+    """A binary champion's threshold: ``models.threshold``, or with ``auto`` the one with the
+    best ``models.metric`` on the validation split; None for more than two classes."""
+    classes = [str(c) for c in chosen.pipeline.classes_]
+    if len(classes) != 2:
+        return None
+    if s.models.threshold != "auto":
+        return float(s.models.threshold)
+    proba = chosen.pipeline.predict_proba(data.validation.X)
+    return best_threshold(s.models.metric, proba, data.validation.y, classes)
+
+
+def at_threshold(s: Settings, chosen: Candidate, data: TrainingData, threshold: float) -> Candidate:
+    """``chosen`` measured again with its labels at ``threshold`` (OOF, validation, test)."""
+    bins, pipeline = s.evaluation.calibration_bins, chosen.pipeline
+    classes = [str(c) for c in pipeline.classes_]
+
+    def measured(proba: np.ndarray, y: pd.Series) -> SplitMetrics:
+        return split_metrics(proba, y, classes, bins, threshold)
+
+    test = None
+    if chosen.test is not None:
+        test = measured(pipeline.predict_proba(data.test.X), data.test.y)
+    return chosen.model_copy(
+        update={
+            "cv": measured(chosen.oof, data.fit.y),
+            "validation": measured(pipeline.predict_proba(data.validation.X), data.validation.y),
+            "test": test,
+        }
     )
 
 

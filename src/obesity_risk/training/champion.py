@@ -9,16 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
+import pandas as pd
 
 from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
 from obesity_risk.data import file_sha256
 from obesity_risk.features import model_columns
+from obesity_risk.metrics import labels_of
 from obesity_risk.registry import card_page as model_card
 from obesity_risk.registry.card import CardFeatures, CardMetrics, ChampionSummary, ModelCard
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.predictor import ExplainError, Predictor
-from obesity_risk.training.candidates import Candidate
+from obesity_risk.training.candidates import Candidate, at_threshold, decision_threshold
 from obesity_risk.training.evaluation import (
     SliceMetrics,
     importance_figure,
@@ -69,6 +72,8 @@ def _metrics(chosen: Candidate, data: TrainingData, metric: str) -> CardMetrics:
         test_score=None if test is None else test.value(metric),
         test_balanced_accuracy=None if test is None else test.balanced_accuracy,
         test_roc_auc=None if test is None else test.roc_auc,
+        test_pr_auc=None if test is None else test.pr_auc,
+        test_brier=None if test is None else test.brier,
     )
 
 
@@ -125,14 +130,21 @@ def register_champion(
     """Register the chosen model with its card; promote it if it passes the gate and beats
     the champion on the validation split; export it when promoted."""
     pipeline = chosen.pipeline
-    val_slices = slice_metrics(
-        data.validation.X, data.validation.y, pipeline.predict(data.validation.X), s
-    )
+    threshold = decision_threshold(s, chosen, data)
+    if threshold is not None:
+        chosen = at_threshold(s, chosen, data, threshold)
+    classes = [str(c) for c in pipeline.classes_]
+
+    def predict(X: pd.DataFrame) -> np.ndarray:
+        return labels_of(pipeline.predict_proba(X), classes, threshold)
+
+    val_slices = slice_metrics(data.validation.X, data.validation.y, predict(data.validation.X), s)
     test_slices = []
     if len(data.test):
-        test_slices = slice_metrics(data.test.X, data.test.y, pipeline.predict(data.test.X), s)
+        test_slices = slice_metrics(data.test.X, data.test.y, predict(data.test.X), s)
     items = explain_sample(s, pipeline, data)
     card = build_card(s, budget_name, data, chosen, results, test_slices, items)
+    card = card.model_copy(update={"threshold": threshold})
     reg = registry.Registry(s)
     reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
     with tempfile.TemporaryDirectory() as tmp:

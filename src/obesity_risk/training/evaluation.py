@@ -13,13 +13,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel
-from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    accuracy_score,
+    average_precision_score,
+    f1_score,
+)
 
 from obesity_risk.config import Settings
 from obesity_risk.config.stages import Slice
 from obesity_risk.features import EngineeredFeatures
+from obesity_risk.metrics import labels_of, score
 from obesity_risk.metrics import log_loss as multiclass_log_loss
-from obesity_risk.metrics import score
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.fastpath import needed_features
 
@@ -34,7 +39,10 @@ class SplitMetrics(BaseModel):
     log_loss: float
     ece: float
     balanced_accuracy: float | None = None
-    roc_auc: float | None = None  # binary tasks only
+    roc_auc: float | None = None  # binary tasks only, as the next two
+    pr_auc: float | None = None  # average precision of the positive class
+    brier: float | None = None  # mean squared error of the positive class's probability
+    threshold: float | None = None  # the labels' decision threshold (binary; None: argmax)
 
     def value(self, metric: str) -> float:
         """The figure of ``metric`` (``models.metric``) on this split."""
@@ -109,19 +117,33 @@ def reliability(
 
 
 def split_metrics(
-    proba: np.ndarray, y: Sequence[str], classes: list[str], bins: int = 10
+    proba: np.ndarray,
+    y: Sequence[str],
+    classes: list[str],
+    bins: int = 10,
+    threshold: float | None = None,
 ) -> SplitMetrics:
-    """Figures of one split from its probabilities."""
-    labels = np.asarray(classes)[np.argmax(proba, axis=1)]
+    """Figures of one split from its probabilities (binary labels at ``threshold``)."""
+    labels = labels_of(proba, classes, threshold).astype(str)
     truth = np.asarray(y).astype(str)
+    binary: dict[str, float | None] = {}
+    if len(classes) == 2:
+        positive = truth == classes[1]
+        both = 0 < positive.sum() < len(positive)
+        binary = {
+            "roc_auc": score("roc_auc", proba, truth, classes),
+            "pr_auc": float(average_precision_score(positive, proba[:, 1])) if both else None,
+            "brier": float(np.mean((proba[:, 1] - positive) ** 2)),
+            "threshold": threshold,
+        }
     return SplitMetrics(
         rows=len(truth),
         accuracy=float(accuracy_score(truth, labels)),
         f1_macro=float(f1_score(truth, labels, average="macro")),
         log_loss=multiclass_log_loss(proba, truth, classes),
         ece=expected_calibration_error(proba, truth, classes, bins),
-        balanced_accuracy=score("balanced_accuracy", proba, truth, classes),
-        roc_auc=score("roc_auc", proba, truth, classes) if len(classes) == 2 else None,
+        balanced_accuracy=score("balanced_accuracy", proba, truth, classes, threshold),
+        **binary,
     )
 
 

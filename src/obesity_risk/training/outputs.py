@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import mlflow.data
 import numpy as np
 
 from obesity_risk.config import Settings
@@ -54,6 +55,17 @@ def log_inputs(
             }
         )
     mlflow.log_dict(s.model_dump(mode="json", by_alias=True), "config/settings.json")
+    splits = {"training": data.fit, "validation": data.validation, "test": data.test}
+    for context, part in splits.items():
+        if len(part.X):  # the runs table's Dataset column: name, digest, schema, rows
+            frame = part.X.assign(**{s.data.target: part.y.to_numpy()})
+            dataset = mlflow.data.from_pandas(
+                frame,
+                source=Path(data.train_source).resolve().as_uri(),
+                targets=s.data.target,
+                name=f"{Path(data.train_source).stem}-{context}",
+            )
+            mlflow.log_input(dataset, context=context)
 
 
 def study_summaries(

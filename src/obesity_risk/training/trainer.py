@@ -20,6 +20,7 @@ from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget
 from obesity_risk.errors import ConfigError
 from obesity_risk.features import build_pipeline
+from obesity_risk.metrics import get_metric
 from obesity_risk.registry.card import TrainingSummary
 from obesity_risk.training.blending import BlendFit, build_blend, fit_blend
 from obesity_risk.training.candidates import Candidate, choose, measure, steps
@@ -113,7 +114,8 @@ class Trainer:
             if not candidates:
                 raise NoCompletedTrialError(f"no family completed a trial: {skipped}")
             mlflow.log_metrics({f"cv_accuracy_{n}": c.cv.accuracy for n, c in candidates.items()})
-            best = max(candidates.values(), key=lambda c: c.cv.accuracy)  # OOF only
+            metric = get_metric(s.models.metric)  # the best single family, on OOF only
+            best = max(candidates.values(), key=lambda c: metric.gain(c.cv.value(metric.name), 0))
             fitted, chosen, ensemble = None, best, None
             blended = [n for n in (s.ensemble.families or candidates) if n in candidates]
             if s.ensemble.enabled and len(blended) > 1:
