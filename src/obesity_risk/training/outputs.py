@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import mlflow.data
 import numpy as np
+from mlflow.data.pandas_dataset import from_pandas
 
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget
@@ -59,7 +59,7 @@ def log_inputs(
     for context, part in splits.items():
         if len(part.X):  # the runs table's Dataset column: name, digest, schema, rows
             frame = part.X.assign(**{s.data.target: part.y.to_numpy()})
-            dataset = mlflow.data.from_pandas(
+            dataset = from_pandas(
                 frame,
                 source=Path(data.train_source).resolve().as_uri(),
                 targets=s.data.target,
