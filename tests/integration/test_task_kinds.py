@@ -63,6 +63,11 @@ def _trained(tmp_path: Path, task: str, schema: dict, env: dict) -> float | None
     if threshold is not None:
         assert 0.05 <= threshold <= 0.95 and card["metrics"]["test_roc_auc"] > 0.8
         assert card["metrics"]["test_pr_auc"] > 0.5 and 0 < card["metrics"]["test_brier"] < 0.2
+        curve = card["calibration_curve"]  # the positive class, test split, by bin
+        assert sum(b["rows"] for b in curve) == summary["rows"]["test"]
+        assert all(0 <= b["mean_predicted"] <= 1 and 0 <= b["observed"] <= 1 for b in curve)
+    else:
+        assert card["calibration_curve"] == []
     return threshold
 
 
@@ -101,7 +106,8 @@ def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
         served = [p["label"] for p in many.json()["predictions"]]
         assert served == scored["prediction"].tolist()  # the API decides as the CLI does
         if threshold is not None:
-            assert f"&ge; {threshold:.2f}" in httpx.get(f"{base}/model/card", timeout=30).text
+            page = httpx.get(f"{base}/model/card", timeout=30).text
+            assert f"&ge; {threshold:.2f}" in page and "observed rate" in page
         labels = [
             {"request_id": many.json()["request_id"], "position": i, "label": label}
             for i, label in enumerate(fresh[schema["target"]])

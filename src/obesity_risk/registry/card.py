@@ -96,6 +96,10 @@ class ModelCard(_Frozen):
     calibration: str | None = None  # the ensemble's calibration method, if one was kept
     # binary: the positive class (classes[1]) is predicted at probability >= threshold
     threshold: float | None = Field(None, gt=0.0, lt=1.0)
+    calibration_curve: list[dict[str, float]] = Field(
+        default_factory=list,
+        description="binary, test split: mean predicted vs observed rate of the positive class",
+    )
     slices: list[dict[str, Any]] = Field(default_factory=list, description="test split")
     importance: dict[str, float] = Field(
         default_factory=dict, description="mean |TreeSHAP contribution| per input column"

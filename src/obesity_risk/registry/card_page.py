@@ -66,6 +66,14 @@ def render(card: ModelCard) -> str:
             ["Brier score (test)", m.test_brier],
         ]
     calibration = _table(rows_of_calibration, ["calibration and ranking", "value"])
+    curve = (
+        _table(
+            [[b["mean_predicted"], b["observed"], int(b["rows"])] for b in card.calibration_curve],
+            [f"predicted P({card.classes[1]}) (test, by bin)", "observed rate", "rows"],
+        )
+        if card.calibration_curve and len(card.classes) == 2
+        else ""
+    )
     selected = _table(
         [[m.metric, m.cv_score, m.val_score, m.test_score]],
         ["selected on (models.metric)", "out-of-fold", "validation", "test"],
@@ -111,7 +119,7 @@ def render(card: ModelCard) -> str:
 <p>class weights: {escape(_fmt(card.class_weights))} · calibration:
 {escape(card.calibration or "none")}</p>
 <details><summary>parameters</summary><pre>{params}</pre></details>
-<h2>Metrics</h2>{metrics}{selected}{decision}{calibration}
+<h2>Metrics</h2>{metrics}{selected}{decision}{calibration}{curve}
 <h2>Slices (test split)</h2>{slices}
 <h2>Global importance</h2><p>mean |TreeSHAP contribution| for the predicted class
 ({escape(str(card.importance_space))})</p><table id="importance">{importance}</table>

@@ -26,6 +26,7 @@ from obesity_risk.training.evaluation import (
     SliceMetrics,
     importance_figure,
     reference_frame,
+    reliability,
     slice_metrics,
     split_metrics,
 )
@@ -144,7 +145,12 @@ def register_champion(
         test_slices = slice_metrics(data.test.X, data.test.y, predict(data.test.X), s)
     items = explain_sample(s, pipeline, data)
     card = build_card(s, budget_name, data, chosen, results, test_slices, items)
-    card = card.model_copy(update={"threshold": threshold})
+    curve = []
+    if threshold is not None and len(data.test):  # binary: the positive class's reliability
+        proba = pipeline.predict_proba(data.test.X)
+        bins = reliability(proba, data.test.y, classes, s.evaluation.calibration_bins)[classes[1]]
+        curve = [b.model_dump() for b in bins]
+    card = card.model_copy(update={"threshold": threshold, "calibration_curve": curve})
     reg = registry.Registry(s)
     reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
     with tempfile.TemporaryDirectory() as tmp:
