@@ -120,6 +120,27 @@ def build_card(
     )
 
 
+def _labelled_figures(
+    s: Settings, pipeline: Any, data: TrainingData, threshold: float | None
+) -> tuple[list[SliceMetrics], list[SliceMetrics], list[dict[str, float]]]:
+    """Validation and test slices with the labels served at ``threshold``, and for a binary
+    model the positive class's calibration curve on the test split."""
+    classes = [str(c) for c in pipeline.classes_]
+
+    def predict(X: pd.DataFrame) -> np.ndarray:
+        return labels_of(pipeline.predict_proba(X), classes, threshold)
+
+    val_slices = slice_metrics(data.validation.X, data.validation.y, predict(data.validation.X), s)
+    test_slices, curve = [], []
+    if len(data.test):
+        test_slices = slice_metrics(data.test.X, data.test.y, predict(data.test.X), s)
+        if threshold is not None:  # binary
+            proba = pipeline.predict_proba(data.test.X)
+            bins = reliability(proba, data.test.y, classes, s.evaluation.calibration_bins)
+            curve = [b.model_dump() for b in bins[classes[1]]]
+    return val_slices, test_slices, curve
+
+
 def register_champion(
     s: Settings,
     budget_name: str,
@@ -134,22 +155,9 @@ def register_champion(
     threshold = decision_threshold(s, chosen, data)
     if threshold is not None:
         chosen = at_threshold(s, chosen, data, threshold)
-    classes = [str(c) for c in pipeline.classes_]
-
-    def predict(X: pd.DataFrame) -> np.ndarray:
-        return labels_of(pipeline.predict_proba(X), classes, threshold)
-
-    val_slices = slice_metrics(data.validation.X, data.validation.y, predict(data.validation.X), s)
-    test_slices = []
-    if len(data.test):
-        test_slices = slice_metrics(data.test.X, data.test.y, predict(data.test.X), s)
+    val_slices, test_slices, curve = _labelled_figures(s, pipeline, data, threshold)
     items = explain_sample(s, pipeline, data)
     card = build_card(s, budget_name, data, chosen, results, test_slices, items)
-    curve = []
-    if threshold is not None and len(data.test):  # binary: the positive class's reliability
-        proba = pipeline.predict_proba(data.test.X)
-        bins = reliability(proba, data.test.y, classes, s.evaluation.calibration_bins)[classes[1]]
-        curve = [b.model_dump() for b in bins]
     card = card.model_copy(update={"threshold": threshold, "calibration_curve": curve})
     reg = registry.Registry(s)
     reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
