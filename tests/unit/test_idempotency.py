@@ -103,3 +103,30 @@ def test_retention_prunes_old_keys(tmp_path: Path) -> None:
         assert store.write("retry", "1", *ROW, keyed("recent", "retry")) is not None
     finally:
         store.close()
+
+
+def test_the_check_before_scoring_answers_retries_and_steps_aside_when_the_log_fails(
+    tmp_path: Path,
+) -> None:
+    """``stored_answer``: the stored response for the same request, a conflict for another,
+    None for a new key, and None (the write decides) when the log cannot be read at all:
+    no tables yet, or a file that is not a database."""
+    from obesity_risk.monitoring.idempotency import IdempotencyConflictError, stored_answer
+
+    url = f"sqlite:///{tmp_path}/p.db"
+    store = PredictionStore(url)
+    try:
+        assert store.wait_connected(10)
+        once = keyed("k-1", "req-1")
+        assert store.write("req-1", "7", *ROW, once) is None
+        assert stored_answer(store.engine, "k-1", once.fingerprint) == once.response
+        with pytest.raises(IdempotencyConflictError):
+            stored_answer(store.engine, "k-1", "another request")
+        assert stored_answer(store.engine, "k-2", once.fingerprint) is None
+    finally:
+        store.close()
+    empty = sa.create_engine(f"sqlite:///{tmp_path}/empty.db")  # no tables: the write creates them
+    assert stored_answer(empty, "k-1", "fp") is None
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    assert stored_answer(sa.create_engine(f"sqlite:///{garbage}"), "k-1", "fp") is None
