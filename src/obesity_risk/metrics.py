@@ -67,7 +67,7 @@ def get_metric(name: str) -> Metric:
 def truth_index(y: Sequence[str] | np.ndarray, classes: list[str]) -> np.ndarray:
     """Each label's column in ``classes``."""
     index = {c: i for i, c in enumerate(classes)}
-    return np.array([index[str(v)] for v in np.asarray(y)])
+    return np.array([index[str(v)] for v in np.asarray(y)], dtype=np.intp)
 
 
 def log_loss(proba: np.ndarray, y: Sequence[str] | np.ndarray, classes: list[str]) -> float:

@@ -25,6 +25,12 @@ from obesity_risk.config.stages import BatchConfig, EnsembleConfig, EvaluationCo
 AUTO_SLICE_MAX_CATEGORIES = 10
 
 
+def dataset_name(path: Path) -> str:
+    """A data file's name as MLflow experiment and model names use it: its stem, with runs of
+    other characters than letters, digits, ``.``, ``_`` and ``-`` turned into one ``-``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.") or "dataset"
+
+
 class Settings(Strict):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -50,8 +56,7 @@ class Settings(Strict):
         if not isinstance(values, dict) or not isinstance(values.get("data"), dict):
             return values
         tracking = dict(values.get("tracking") or {})
-        stem = Path(str(values["data"].get("train_file") or "dataset")).stem
-        name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "dataset"
+        name = dataset_name(Path(str(values["data"].get("train_file") or "dataset")))
         tracking["experiment"] = tracking.get("experiment") or name
         tracking["registered_model"] = tracking.get("registered_model") or tracking["experiment"]
         return {**values, "tracking": tracking}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from obesity_risk.config.settings import dataset_name
 from obesity_risk.errors import ConfigError, DataValidationError
 from obesity_risk.scaffold.profile import ColumnProfile, FileProfile, profile_file
 from obesity_risk.scaffold.writer import render
@@ -166,7 +167,7 @@ def scaffold(
             notes.append(note)
     if not columns:
         raise DataValidationError(f"{path}: no usable feature column (see the notes above)")
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.") or "dataset"
+    stem = dataset_name(path)
     data: dict[str, Any] = {
         "data": {
             "train_file": train_file or str(path),

@@ -72,6 +72,8 @@ class FileProfile:
 
 
 def _chunks(path: Path) -> Iterator[pd.DataFrame]:
+    """The file in chunks, every value as text (CSV: a repeated header name is refused first,
+    and the file is scanned once for NUL bytes to pick the engine)."""
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
@@ -79,13 +81,15 @@ def _chunks(path: Path) -> Iterator[pd.DataFrame]:
             frame = batch.to_pandas()
             yield frame.astype(object).where(frame.notna(), None)
         return
+    engine = csv_engine(path)
+    refuse_duplicate_columns(path, engine=engine)  # pandas would rename one
     reader = pd.read_csv(
         path,
         dtype=str,
         keep_default_na=True,
         na_values=[""],
         chunksize=CHUNK_ROWS,
-        engine=csv_engine(path),
+        engine=engine,
     )
     yield from reader
 
@@ -101,8 +105,6 @@ def profile_file(path: Path) -> FileProfile:
     columns: dict[str, ColumnProfile] = {}
     head = pd.DataFrame()
     try:
-        if path.suffix.lower() not in (".parquet", ".pq"):
-            refuse_duplicate_columns(path, engine=csv_engine(path))  # pandas would rename one
         for chunk in _chunks(path):
             if not columns:
                 columns = {str(c): ColumnProfile(str(c)) for c in chunk.columns}

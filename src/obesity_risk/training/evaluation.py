@@ -23,7 +23,7 @@ from sklearn.metrics import (
 from obesity_risk.config import Settings
 from obesity_risk.config.stages import Slice
 from obesity_risk.features import EngineeredFeatures
-from obesity_risk.metrics import labels_of, score
+from obesity_risk.metrics import labels_of, score, truth_index
 from obesity_risk.metrics import log_loss as multiclass_log_loss
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.fastpath import needed_features
@@ -70,17 +70,12 @@ class ReliabilityBin(BaseModel):
     rows: int
 
 
-def _truth_index(y: Sequence[str], classes: list[str]) -> np.ndarray:
-    index = {c: i for i, c in enumerate(classes)}
-    return np.array([index[str(v)] for v in y], dtype=np.intp)
-
-
 def expected_calibration_error(
     proba: np.ndarray, y: Sequence[str], classes: list[str], bins: int
 ) -> float:
     """Top-label ECE: the row-weighted gap between confidence and accuracy over ``bins``
     equal-width confidence bins."""
-    truth = _truth_index(y, classes)
+    truth = truth_index(y, classes)
     confidence = proba.max(axis=1)
     correct = (np.argmax(proba, axis=1) == truth).astype(float)
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -97,7 +92,7 @@ def reliability(
     proba: np.ndarray, y: Sequence[str], classes: list[str], bins: int
 ) -> dict[str, list[ReliabilityBin]]:
     """Per class: predicted probability vs observed frequency, in equal-width bins."""
-    truth = _truth_index(y, classes)
+    truth = truth_index(y, classes)
     edges = np.linspace(0.0, 1.0, bins + 1)
     out: dict[str, list[ReliabilityBin]] = {}
     for k, name in enumerate(classes):
