@@ -63,8 +63,21 @@ def pandera_schema(
             checks.append(pa.Check(lambda s: s.map(type).eq(str), name="is_text"))
             columns[name] = pa.Column(checks=checks, nullable=spec.nullable)
     if require_target:
-        columns[schema.target] = pa.Column(checks=pa.Check.isin(schema.classes), nullable=False)
+        columns[schema.target] = target_column(schema)
     return pa.DataFrameSchema(columns, strict=False)
+
+
+def target_column(schema: DataSchema) -> pa.Column:
+    """The target's check: one of the classes, or a finite number in the declared range."""
+    if schema.is_classification:
+        return pa.Column(checks=pa.Check.isin(schema.labels), nullable=False)
+    low = float("-inf") if schema.target_min is None else schema.target_min
+    high = float("inf") if schema.target_max is None else schema.target_max
+    checks = [
+        pa.Check.in_range(low, high),
+        pa.Check(lambda s: ~s.isin([float("inf"), float("-inf")]), name="finite"),
+    ]
+    return pa.Column(float, checks, nullable=False, coerce=True)
 
 
 def validate_frame(
@@ -236,7 +249,8 @@ def load_dataset(path: Path | str, schema: DataSchema, *, labelled: bool | None 
 
     Categories outside the schema are refused in every case (the rule the API applies too).
     """
-    frame = read_csv(path, [*schema.categorical, schema.target])
+    text = [*schema.categorical, *([schema.target] if schema.is_classification else [])]
+    frame = read_csv(path, text)
     has_target = schema.target in frame.columns
     require_target = bool(labelled) or (labelled is None and has_target)
     frame = validate_frame(
@@ -245,7 +259,10 @@ def load_dataset(path: Path | str, schema: DataSchema, *, labelled: bool | None 
         source=str(path),
         require_target=require_target,
     )
-    y = frame[schema.target].astype(str) if require_target else None
+    y = None
+    if require_target:
+        target = frame[schema.target]
+        y = target.astype(str) if schema.is_classification else target.astype("float64")
     ids = frame[schema.id_column] if schema.id_column in frame.columns else None
     X = frame.drop(columns=[c for c in (schema.target, schema.id_column) if c in frame.columns])
     return Dataset(X=X, y=y, source=str(path), ids=ids)
@@ -258,9 +275,20 @@ def split(
     if data.y is None:
         raise DataValidationError(f"{data.source}: cannot split unlabelled data")
     X_train, X_val, y_train, y_val = train_test_split(
-        data.X, data.y, test_size=test_size, stratify=data.y, random_state=seed
+        data.X, data.y, test_size=test_size, stratify=strata(data.y), random_state=seed
     )
     return X_train, X_val, y_train, y_val
+
+
+def strata(y: pd.Series) -> pd.Series:
+    """What splits stratify on: the labels, or a numeric target's deciles (rank-based, so ties
+    never merge bins; fewer bins below 200 rows) so every split sees the whole range."""
+    if not pd.api.types.is_numeric_dtype(y):
+        return y
+    bins = max(1, min(10, len(y) // 20))
+    return pd.Series(
+        pd.qcut(y.rank(method="first"), q=bins, labels=False), index=y.index, name=y.name
+    )
 
 
 def sample_stratified(
@@ -269,7 +297,9 @@ def sample_stratified(
     """Stratified subsample to ``n_rows`` (no-op when the data is already smaller)."""
     if n_rows is None or n_rows >= len(X):
         return X, y
-    X_s, _, y_s, _ = train_test_split(X, y, train_size=n_rows, stratify=y, random_state=seed)
+    X_s, _, y_s, _ = train_test_split(
+        X, y, train_size=n_rows, stratify=strata(y), random_state=seed
+    )
     return X_s, y_s
 
 

@@ -1,5 +1,6 @@
 """The metrics a model is tuned, blended, gated and promoted on (``models.metric``): each one's
-name, direction and computation from class probabilities.
+name, direction and computation from a model's outputs: class probabilities (one column per
+class) for classification, the predicted value (one column) for regression.
 
 Every stage that compares two models asks the configured :class:`Metric` which is better
 (:meth:`Metric.better`) instead of assuming "higher", so ``log_loss`` (lower is better) works
@@ -13,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+)
 
 _EPS = 1e-15
 
@@ -26,6 +34,7 @@ class Metric:
     higher_is_better: bool
     from_labels: bool  # computed from the predicted labels (else from the probabilities)
     binary_only: bool = False
+    regression: bool = False
 
     @property
     def direction(self) -> str:
@@ -57,11 +66,36 @@ CLASSIFICATION: dict[str, Metric] = {
 }
 
 
+REGRESSION: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("rmse", higher_is_better=False, from_labels=False, regression=True),
+        Metric("mae", higher_is_better=False, from_labels=False, regression=True),
+        Metric("r2", higher_is_better=True, from_labels=False, regression=True),
+    )
+}
+METRICS: dict[str, Metric] = CLASSIFICATION | REGRESSION
+DEFAULT_METRIC = {"multiclass": "accuracy", "binary": "accuracy", "regression": "rmse"}
+
+
 def get_metric(name: str) -> Metric:
     """The metric called ``name`` (a ``KeyError`` names the known ones)."""
-    if name not in CLASSIFICATION:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(CLASSIFICATION)}")
-    return CLASSIFICATION[name]
+    if name not in METRICS:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+    return METRICS[name]
+
+
+def regression_score(name: str, predicted: np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """``rmse``, ``mae`` or ``r2`` of predicted values against the true ones."""
+    truth = np.asarray(y, dtype=np.float64)
+    values = np.asarray(predicted, dtype=np.float64).reshape(len(truth))
+    if name == "rmse":
+        return float(np.sqrt(np.mean((values - truth) ** 2)))
+    if name == "mae":
+        return float(mean_absolute_error(truth, values))
+    if name == "r2":
+        return float(r2_score(truth, values)) if len(truth) > 1 else float("nan")
+    raise KeyError(f"unknown regression metric {name!r}; known: {', '.join(REGRESSION)}")
 
 
 def truth_index(y: Sequence[str] | np.ndarray, classes: list[str]) -> np.ndarray:
@@ -94,9 +128,11 @@ def score(
     classes: list[str],
     threshold: float | None = None,
 ) -> float:
-    """The metric ``name`` of probabilities ``proba`` (columns in ``classes`` order) against
-    labels ``y``; a binary task's positive class is ``classes[1]``, predicted at ``threshold``
-    (None: the most probable class)."""
+    """The metric ``name`` of outputs ``proba`` (columns in ``classes`` order; no classes: a
+    regression's one column of values) against ``y``; a binary task's positive class is
+    ``classes[1]``, predicted at ``threshold`` (None: the most probable class)."""
+    if not classes:
+        return regression_score(name, proba, y)
     truth = np.asarray(y).astype(str)
     if name == "log_loss":
         return log_loss(proba, truth, classes)
@@ -108,13 +144,14 @@ def score(
             return float("nan")  # one class only: no ranking to measure
         return float(roc_auc_score(positive, np.asarray(proba)[:, 1]))
     predicted = labels_of(proba, classes, threshold).astype(str)
-    if name == "accuracy":
-        return float(accuracy_score(truth, predicted))
-    if name == "balanced_accuracy":
-        return float(balanced_accuracy_score(truth, predicted))
-    if name == "f1_macro":
-        return float(f1_score(truth, predicted, average="macro"))
-    raise KeyError(f"unknown metric {name!r}; known: {', '.join(CLASSIFICATION)}")
+    by_labels = {
+        "accuracy": accuracy_score,
+        "balanced_accuracy": balanced_accuracy_score,
+        "f1_macro": lambda t, p: f1_score(t, p, average="macro"),
+    }
+    if name in by_labels:
+        return float(by_labels[name](truth, predicted))
+    raise KeyError(f"unknown classification metric {name!r}; known: {', '.join(CLASSIFICATION)}")
 
 
 def best_threshold(

@@ -100,3 +100,32 @@ def make_stays(n: int, seed: int) -> pd.DataFrame:
             "long_stay": np.where(risk > 0.78, "yes", "no"),
         }
     )
+
+
+def make_homes(n: int, seed: int, noise: float = 20.0) -> pd.DataFrame:
+    """A regression with categorical columns: a home's price (thousands) from its area, rooms,
+    district and condition (ordered), plus Gaussian noise of known spread ``noise``."""
+    rng = np.random.default_rng(seed)
+    area = rng.uniform(30, 200, n)
+    rooms = rng.integers(1, 7, n)
+    district = rng.choice(["centre", "north", "harbour", "outskirts"], n)
+    condition = rng.choice(["poor", "fair", "good"], n, p=[0.2, 0.5, 0.3])
+    lift = {"centre": 120.0, "north": 40.0, "harbour": 80.0, "outskirts": 0.0}
+    quality = {"poor": -30.0, "fair": 0.0, "good": 35.0}
+    price = (
+        2.5 * area
+        + 12.0 * rooms
+        + np.array([lift[d] for d in district])
+        + np.array([quality[c] for c in condition])
+        + rng.normal(0.0, noise, n)
+    )
+    return pd.DataFrame(
+        {
+            "home": [f"h{seed}-{i}" for i in range(n)],
+            "area": area.round(1),
+            "rooms": rooms,
+            "district": district,
+            "condition": condition,
+            "price": price.round(2),
+        }
+    )

@@ -14,7 +14,7 @@ import yaml
 
 from tests.helpers.api import AUTH, TOKEN
 from tests.helpers.cli import cli, tmp_env
-from tests.helpers.datasets import make_sensors, make_stays
+from tests.helpers.datasets import make_homes, make_sensors, make_stays
 from tests.helpers.servers import serve
 
 pytestmark = pytest.mark.slow
@@ -127,3 +127,106 @@ def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
     assert measured["labelled_rows"] == len(fresh) and measured["accuracy"] > 0.75
     assert measured["metrics"]  # Evidently's classification figures (binary: its binary path)
     assert (result.returncode == 3) == ("accuracy_drop" in result.stderr.split("fired:")[-1])
+
+
+def test_a_regression_runs_every_stage(tmp_path: Path) -> None:
+    """A numeric target with categorical columns: `init` -> train -> predict -> API (single,
+    batch, explain, feedback, form, metrics) -> report -> model card, values and intervals."""
+    train, config = tmp_path / "homes.csv", tmp_path / "homes.yaml"
+    make_homes(900, 0).to_csv(train, index=False)
+    ordered = ["--ordered", "condition=poor,fair,good"]
+    result = cli("init", str(train), "--target", "price", *ordered, "-o", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "a numeric target (regression)" in result.stderr
+    schema = yaml.safe_load(config.read_text())["data"]
+    assert schema["task"] == "regression" and schema["classes"] is None
+    env = tmp_env(tmp_path) | {"OBESITY_RISK_CONFIG": str(config)}
+    result = cli("train", "--budget", "smoke", "--no-progress", env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
+    card = summary["champion"]["card"]
+    metrics = card["metrics"]
+    assert card["task"] == "regression" and card["classes"] == [] and metrics["metric"] == "rmse"
+    assert metrics["test_rmse"] < 40 and metrics["test_r2"] > 0.9  # the noise is 20
+    assert card["interval"]["coverage"] == 0.9 and 0.75 < metrics["test_coverage"] <= 1.0
+    assert metrics["test_interval_width"] == pytest.approx(2 * card["interval"]["half_width"])
+    assert sum(b["rows"] for b in card["residuals"]) == summary["rows"]["test"]
+    assert {s["column"] for s in card["slices"]} == {"district", "condition"}
+    assert all(s["rmse"] > 0 and s["accuracy"] is None for s in card["slices"])
+    assert summary["champion"]["promoted"], summary["champion"]["reason"]
+    _regression_served(tmp_path, config, env, card)
+
+
+def _documents_regression(base: str) -> None:
+    """The OpenAPI schema documents the configured task's answers only, feedback by value."""
+    spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
+    answer = spec["paths"]["/predict"]["post"]["responses"]["200"]["content"]
+    assert answer["application/json"]["schema"]["$ref"].endswith("ValuePredictionResponse")
+    assert "PredictionResponse" not in spec["components"]["schemas"]  # the task's only
+    body = spec["paths"]["/feedback"]["post"]["requestBody"]["content"]["application/json"]
+    truth = body["schema"]["properties"]["labels"]["items"]["properties"]["label"]
+    assert truth["type"] == "number"
+
+
+def _regression_served(tmp_path: Path, config: Path, env: dict, card: dict) -> None:
+    """The trained regression through the CLI, the API and the reports."""
+    metrics = card["metrics"]
+    fresh = make_homes(300, 1)
+    features = fresh.drop(columns="price")
+    batch_csv, out = tmp_path / "batch.csv", tmp_path / "scored.csv"
+    features.to_csv(batch_csv, index=False)
+    result = cli("predict", "-i", str(batch_csv), "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == ["home", "prediction", "lower", "upper", "model_version"]
+    assert scored["home"].tolist() == fresh["home"].tolist()
+    half = card["interval"]["half_width"]
+    assert (scored["upper"] - scored["prediction"]).to_numpy() == pytest.approx(half)
+
+    store = f"sqlite:///{tmp_path}/predictions.db"
+    records = features.drop(columns="home").to_dict(orient="records")
+    with serve(
+        tmp_path, store, OBESITY_RISK_CONFIG=str(config), OBESITY_RISK__SERVING__ADMIN_TOKEN=TOKEN
+    ) as base:
+        one = httpx.post(f"{base}/predict?explain=true", json=records[0], timeout=30).json()
+        assert one["prediction"] == pytest.approx(scored["prediction"][0], abs=1e-9)
+        assert one["interval"] == {
+            "lower": pytest.approx(one["prediction"] - half),
+            "upper": pytest.approx(one["prediction"] + half),
+            "coverage": 0.9,
+        }
+        why = one["explanation"]
+        assert why["space"] == "target" and why["value"] == one["prediction"]
+        total = why["base_value"] + sum(why["contributions"].values()) + why["other"]
+        assert total == pytest.approx(why["value"], abs=1e-9)
+        many = httpx.post(f"{base}/predict/batch", json={"records": records}, timeout=60)
+        assert many.status_code == 200
+        served = [p["prediction"] for p in many.json()["predictions"]]
+        assert served == pytest.approx(scored["prediction"].tolist(), abs=1e-9)
+        _documents_regression(base)
+        labels = [
+            {"request_id": many.json()["request_id"], "position": i, "label": float(v)}
+            for i, v in enumerate(fresh["price"])
+        ]
+        wrong = [{**labels[0], "label": "expensive"}]
+        assert (
+            httpx.post(f"{base}/feedback", json={"labels": wrong}, headers=AUTH).status_code == 422
+        )
+        feedback = httpx.post(f"{base}/feedback", json={"labels": labels}, headers=AUTH)
+        assert feedback.status_code == 200 and feedback.json() == {"stored": len(labels)}
+        exposed = httpx.get(f"{base}/metrics", timeout=30).text
+        assert "obesity_risk_served_values_bucket" in exposed
+        page = httpx.get(f"{base}/model/card", timeout=30).text
+        assert "RMSE" in page and 'id="residuals"' in page and "coverage achieved" in page
+        assert "accuracy" not in page.split("<h2>Metrics</h2>")[1].split("<h2>Slices")[0]
+
+    logged = env | {"OBESITY_RISK__SERVING__PREDICTION_STORE": store}
+    result = cli("report", "--kind", "all", "--last", "1000", env=logged)
+    assert result.returncode in (0, 3), result.stderr[-3000:]
+    assert "unexpected error" not in result.stderr
+    (performance,) = sorted((tmp_path / "reports/monitoring").glob("*-performance.json"))
+    measured = json.loads(performance.read_text())
+    assert measured["labelled_rows"] == len(fresh)
+    assert measured["rmse"] == pytest.approx(metrics["test_rmse"], rel=0.5)
+    assert measured["decisions"]["rmse_rise"]["applicable"]
+    assert any(k.startswith("RMSE") for k in measured["metrics"])  # Evidently's regression preset

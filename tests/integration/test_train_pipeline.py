@@ -170,10 +170,10 @@ def test_feature_selection_result_is_recorded(runs) -> None:
     assert set(result["kept"]) | set(result["dropped"]) == set(result["importances"])
     assert "BSA" in result["importances"]  # every engineered column is a candidate
     if result["selected"] is None:
-        assert result["cv_accuracy_kept"] <= result["cv_accuracy_configured"]
+        assert result["cv_score_kept"] <= result["cv_score_configured"]
         assert summary.features["selected"] == result["configured"]
     else:
-        assert result["cv_accuracy_kept"] > result["cv_accuracy_configured"]
+        assert result["cv_score_kept"] > result["cv_score_configured"]
         assert summary.features["selected"] == result["kept"]
 
 

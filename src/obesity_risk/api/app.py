@@ -144,10 +144,14 @@ def create_app(
     app.state.store = None
     app.state.jobs = None
     record = record_model(settings.data)
-    app.include_router(predict_routes.build_router(record, settings.serving.max_batch))
+    app.include_router(
+        predict_routes.build_router(
+            record, settings.serving.max_batch, regression=not settings.data.is_classification
+        )
+    )
     app.include_router(model_routes.router)
     app.include_router(monitoring_routes.router)
-    app.include_router(feedback_routes.build_router(list(settings.data.classes or [])))
+    app.include_router(feedback_routes.build_router(settings.data.labels, settings.data))
     app.include_router(ui_routes.build_router(settings.data, settings.data.example))
     app.add_middleware(
         RequestGuard,

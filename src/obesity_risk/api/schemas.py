@@ -14,13 +14,57 @@ __all__ = ["record_model"]
 
 
 class Prediction(BaseModel):
-    """One prediction."""
+    """One prediction of a class."""
 
-    label: str = Field(description="most probable class")
+    label: str = Field(
+        description="the predicted class: the most probable one, or for a binary model the"
+        " positive class when its probability reaches `threshold`"
+    )
     probabilities: dict[str, float] = Field(description="probability per class")
+    threshold: float | None = Field(
+        None, description="binary: the positive class's decision threshold (from the card)"
+    )
     explanation: Explanation | None = Field(
         None, description="with ?explain=true: the top input columns behind the label"
     )
+
+
+class Interval(BaseModel):
+    """A prediction interval: the true value lies in ``[lower, upper]`` for ``coverage`` of
+    rows like the ones it was calibrated on (split conformal)."""
+
+    lower: float
+    upper: float
+    coverage: float
+
+
+class ValuePrediction(BaseModel):
+    """One prediction of a number (a regression)."""
+
+    prediction: float = Field(description="the predicted value of the target")
+    interval: Interval | None = Field(
+        None, description="the prediction interval (absent when the model has none)"
+    )
+    explanation: Explanation | None = Field(
+        None, description="with ?explain=true: the top input columns behind the value"
+    )
+
+
+class ValuePredictionResponse(ValuePrediction):
+    """Answer of ``POST /predict`` (a regression)."""
+
+    request_id: str
+    model_name: str
+    model_version: str | None
+
+
+class ValueBatchResponse(BaseModel):
+    """Answer of ``POST /predict/batch`` (a regression): one prediction per record, in order."""
+
+    request_id: str
+    model_name: str
+    model_version: str | None
+    predictions: list[ValuePrediction]
 
 
 class PredictionResponse(Prediction):

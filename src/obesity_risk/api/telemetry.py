@@ -29,6 +29,12 @@ from obesity_risk.monitoring.metrics import VerdictCollector
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 P = "obesity_risk_"  # every metric of the service; counters get ``_total`` from the client
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# a regression's served values, on any scale: 0 and ±(1, 2.5, 5) x 10^k for k in -2..6
+VALUE_BUCKETS = tuple(
+    sorted(
+        {0.0} | {sign * m * 10.0**k for sign in (-1, 1) for m in (1, 2.5, 5) for k in range(-2, 7)}
+    )
+)
 COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5)
 
 Scope = dict[str, Any]
@@ -55,7 +61,16 @@ class Telemetry:  # pylint: disable=too-many-instance-attributes
             registry=registry,
         )
         self.predictions = Counter(
-            P + "predictions", "Predictions served per class", ["label"], registry=registry
+            P + "predictions",
+            "Predictions served per class (classification)",
+            ["label"],
+            registry=registry,
+        )
+        self.served_values = Histogram(
+            P + "served_values",
+            "Values served by a regression model",
+            buckets=VALUE_BUCKETS,
+            registry=registry,
         )
         self.unknown_categories = Counter(
             P + "unknown_categories",

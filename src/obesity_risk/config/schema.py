@@ -64,6 +64,9 @@ class DataSchema(Strict):
     # multiclass | binary | regression; inferred when absent (see _task_agrees_with_classes)
     task: Task = None  # type: ignore[assignment]  # always set after validation
     classes: list[str] | None = Field(None, min_length=2)  # binary: [negative, positive]
+    # a regression target's declared range (validated on every labelled file and feedback)
+    target_min: float | None = None
+    target_max: float | None = None
     validation_size: float = Field(0.15, gt=0.0, lt=0.9)  # promotion, gate, blend check
     test_size: float = Field(0.1, ge=0.0, lt=0.5)  # untouched: reported, never selected on
     # the external (original) file: none | validate (scored, optimistic: it is the source of
@@ -103,18 +106,25 @@ class DataSchema(Strict):
         return values
 
     @model_validator(mode="after")
-    def _task_is_supported(self) -> DataSchema:
-        if self.task == "regression":
-            raise ValueError(
-                "task is regression (no classes listed: a numeric target), which this version"
-                " does not train or serve yet; list the target's classes for classification"
-            )
+    def _target_range_is_numeric(self) -> DataSchema:
+        if self.task != "regression" and (
+            self.target_min is not None or self.target_max is not None
+        ):
+            raise ValueError("target_min/target_max bound a numeric target: a regression only")
+        low, high = self.target_min, self.target_max
+        if low is not None and high is not None and low > high:
+            raise ValueError("target_min must not exceed target_max")
         return self
 
     @property
     def positive(self) -> str | None:
         """A binary task's positive class: the second of ``classes`` (``[no, yes]`` -> yes)."""
         return self.classes[1] if self.task == "binary" and self.classes else None
+
+    @property
+    def labels(self) -> list[str]:
+        """The classes (empty for a regression): the columns of the model's outputs."""
+        return list(self.classes or [])
 
     @property
     def is_classification(self) -> bool:
@@ -205,8 +215,20 @@ class ParamSpace(Strict):
         return self
 
 
+class RegressionVariant(Strict):
+    """A family's regressor: its class, and what differs from the classifier's parameters
+    (``fixed`` and ``space`` entries replace the classifier's of the same name)."""
+
+    estimator: str
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    # an entry replaces the classifier's of the same name; null removes it
+    space: dict[str, ParamSpace | None] = Field(default_factory=dict)
+    warm_start: list[dict[str, Any]] = Field(default_factory=list)  # replaces the classifier's
+
+
 class ModelFamily(Strict):
-    """An estimator class, its fixed parameters and its search space."""
+    """An estimator class, its fixed parameters and its search space (``regression``: the
+    family's regressor, used when ``data.task`` is regression)."""
 
     estimator: str
     fixed: dict[str, Any] = Field(default_factory=dict)
@@ -214,6 +236,29 @@ class ModelFamily(Strict):
     threads_param: str | None = "n_jobs"
     space: dict[str, ParamSpace] = Field(default_factory=dict)
     warm_start: list[dict[str, Any]] = Field(default_factory=list)
+    regression: RegressionVariant | None = None
+
+    def for_task(self, task: str) -> ModelFamily:
+        """This family as the task trains it: for a regression, its regressor's class with
+        the variant's parameters over the classifier's (same budgets, same meaning)."""
+        if task != "regression":
+            return self
+        if self.regression is None:
+            raise ValueError(f"family {self.estimator} has no regression variant")
+        variant = self.regression
+        return self.model_copy(
+            update={
+                "estimator": variant.estimator,
+                "fixed": {**self.fixed, **variant.fixed},
+                "space": {
+                    name: spec
+                    for name, spec in {**self.space, **variant.space}.items()
+                    if spec is not None
+                },
+                "warm_start": list(variant.warm_start),
+                "regression": None,
+            }
+        )
 
 
 class Budget(Strict):
@@ -242,10 +287,18 @@ class ModelsConfig(Strict):
     """Model families, budgets and the tuning objective."""
 
     # what the studies optimise and the ensemble, gate and promotion compare (obesity_risk.metrics)
-    metric: Literal["accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc"] = "accuracy"
+    # (None: the task's default, accuracy for classification and rmse for regression)
+    metric: (
+        Literal[
+            "accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc", "rmse", "mae", "r2"
+        ]
+        | None
+    ) = None
     # binary: predict the positive class at this probability; auto = the threshold with the
     # best models.metric on the validation split (0.5 for a metric of the probabilities)
     threshold: Literal["auto"] | Annotated[float, Field(gt=0.0, lt=1.0)] = "auto"
+    # regression: the share of rows the served prediction interval covers (split conformal)
+    interval_coverage: float = Field(0.9, gt=0.5, lt=1.0)
     n_jobs: int = Field(2, ge=1)
     pruner: PrunerConfig = PrunerConfig()
     families: dict[str, ModelFamily] = Field(min_length=1)

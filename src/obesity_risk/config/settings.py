@@ -21,6 +21,7 @@ from obesity_risk.config.sections import (
     TrackingConfig,
 )
 from obesity_risk.config.stages import BatchConfig, EnsembleConfig, EvaluationConfig, Slice
+from obesity_risk.metrics import DEFAULT_METRIC, METRICS, get_metric
 
 AUTO_SLICE_MAX_CATEGORIES = 10
 
@@ -47,6 +48,20 @@ class Settings(Strict):
     monitoring: MonitoringConfig = MonitoringConfig()
     serving: ServingConfig = ServingConfig()
     datastore: DatastoreConfig = DatastoreConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_of_the_task(cls, values: Any) -> Any:
+        """An unset ``models.metric``: the task's default (accuracy; rmse for a regression)."""
+        if not isinstance(values, dict) or not isinstance(values.get("data"), dict):
+            return values
+        models = values.get("models")
+        if not isinstance(models, dict) or models.get("metric") is not None:
+            return values
+        data = values["data"]
+        classes = data.get("classes")
+        task = data.get("task") or ("regression" if not classes else "classification")
+        return {**values, "models": {**models, "metric": DEFAULT_METRIC.get(task, "accuracy")}}
 
     @model_validator(mode="before")
     @classmethod
@@ -78,10 +93,27 @@ class Settings(Strict):
         for item in self.evaluation.slices or ():
             if item.column not in known:
                 raise ValueError(f"evaluation.slices: unknown column {item.column!r}")
-        if self.models.metric == "roc_auc" and self.data.task != "binary":
+        metric = get_metric(str(self.models.metric))
+        if metric.regression != (self.data.task == "regression") or (
+            metric.binary_only and self.data.task != "binary"
+        ):
+            known = [
+                m.name
+                for m in METRICS.values()
+                if m.regression == (self.data.task == "regression")
+                and (not m.binary_only or self.data.task == "binary")
+            ]
             raise ValueError(
-                f"models.metric: roc_auc needs a binary task (data.task is {self.data.task})"
+                f"models.metric: {metric.name} does not measure a {self.data.task} task"
+                f" (data.task); use one of {', '.join(known)}"
             )
+        if self.data.task == "regression":
+            lacking = [n for n, f in self.models.families.items() if f.regression is None]
+            if lacking:
+                raise ValueError(
+                    f"models.families: {', '.join(lacking)} have no regression variant"
+                    " (models.families.<name>.regression.estimator) for data.task regression"
+                )
         unknown = set(self.ensemble.families or ()) - set(self.models.families)
         if unknown:
             raise ValueError(f"ensemble.families: unknown families {sorted(unknown)}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from obesity_risk.estimators.calibration import Calibrator, calibrate
 
@@ -72,3 +72,32 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Most probable class per row."""
         return np.asarray(self.classes_)[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class BlendRegressor(RegressorMixin, BaseEstimator):
+    """Weighted blend (non-negative weights summing to 1) of fitted regression pipelines."""
+
+    def __init__(
+        self, members: dict[str, Any] | None = None, weights: dict[str, float] | None = None
+    ) -> None:
+        self.members = members
+        self.weights = weights
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> BlendRegressor:
+        """Fit every member pipeline on ``X``, ``y`` (weights stay as given)."""
+        for pipeline in (self.members or {}).values():
+            pipeline.fit(X, y)
+        return self
+
+    @property
+    def named_steps(self) -> dict[str, Any]:
+        """The first member's steps (the input guard is shared by every member)."""
+        if not self.members:
+            raise ValueError("BlendRegressor has no members")
+        return dict(next(iter(self.members.values())).named_steps)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The weighted mean of the members' predictions, one value per row."""
+        members, weights = self.members or {}, self.weights or {}
+        values = [np.asarray(members[n].predict(X), dtype=np.float64)[:, None] for n in weights]
+        return blend(values, list(weights.values()))[:, 0]

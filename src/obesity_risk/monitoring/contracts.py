@@ -97,9 +97,13 @@ class ReportSummary(Contract):
     accuracy: float | None = None
     reference_accuracy: float | None = None
     accuracy_drop: float | None = None
+    rmse: float | None = None  # a regression's live RMSE, its validation RMSE and their ratio
+    reference_rmse: float | None = None
+    rmse_ratio: float | None = None
     labelled_rows: int | None = None
     metrics: dict[str, Number] = Field(
-        default_factory=dict, description="Evidently's classification numbers (performance)"
+        default_factory=dict,
+        description="Evidently's classification or regression numbers (performance)",
     )
     drifted_columns: Number | None = None
     drift_share: float | None = None

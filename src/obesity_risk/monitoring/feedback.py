@@ -21,13 +21,18 @@ MAX_LISTED = 5  # problems named in an error message
 
 
 class GroundTruth(BaseModel):
-    """The true class of one logged prediction."""
+    """The true class (a regression: value) of one logged prediction."""
 
     model_config = ConfigDict(extra="forbid")
 
     request_id: str = Field(min_length=1, max_length=64)
     position: int = Field(0, ge=0, description="the record's index in its request (0: /predict)")
-    label: str = Field(min_length=1, max_length=128)
+    label: str | float = Field(min_length=1, max_length=128)
+
+    @property
+    def text(self) -> str:
+        """The label as stored: a class name, or a value as exact text (``repr``)."""
+        return self.label if isinstance(self.label, str) else repr(float(self.label))
 
 
 class FeedbackNotFoundError(DataValidationError):
@@ -40,13 +45,14 @@ def _listed(items: list[str]) -> str:
 
 
 def save_labels(engine: sa.Engine, labels: list[GroundTruth], classes: list[str]) -> int:
-    """Store ``labels`` in one transaction; return how many.
+    """Store ``labels`` in one transaction; return how many (no ``classes``: a regression's
+    values, checked by the caller's model).
 
     Raises:
         DataValidationError: a label is not one of ``classes``.
         FeedbackNotFoundError: a (request id, position) is not in the prediction log.
     """
-    unknown = sorted({g.label for g in labels} - set(classes))
+    unknown = sorted({g.text for g in labels} - set(classes)) if classes else []
     if unknown:
         raise DataValidationError(
             f"unknown label(s) {_listed(unknown)}; the model's classes: {', '.join(classes)}"
@@ -67,7 +73,7 @@ def save_labels(engine: sa.Engine, labels: list[GroundTruth], classes: list[str]
         ]
         if missing:
             raise FeedbackNotFoundError(f"no logged prediction for {_listed(missing)}")
-        latest = {(g.request_id, g.position): g.label for g in labels}  # last one wins
+        latest = {(g.request_id, g.position): g.text for g in labels}  # last one wins
         conn.execute(
             sa.delete(FEEDBACK).where(
                 sa.tuple_(FEEDBACK.c.request_id, FEEDBACK.c.position).in_(list(latest))

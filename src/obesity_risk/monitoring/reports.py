@@ -22,10 +22,16 @@ from evidently import (
     DataDefinition,
     Dataset,
     MulticlassClassification,
+    Regression,
     Report,
 )
 from evidently.metrics import ValueDrift
-from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
+from evidently.presets import (
+    ClassificationPreset,
+    DataDriftPreset,
+    DataSummaryPreset,
+    RegressionPreset,
+)
 from filelock import FileLock
 
 from obesity_risk.config import DataSchema
@@ -69,6 +75,14 @@ def prepare(
         window["from"] = stamps.min().isoformat(timespec="seconds")
         window["to"] = stamps.max().isoformat(timespec="seconds")
     frame = frame[keep]
+    if not schema.is_classification:  # a regression's target and prediction are numbers
+        numbers = [c for c in (schema.target, PREDICTION) if c in frame.columns]
+        try:
+            frame = frame.assign(**{c: pd.to_numeric(frame[c]) for c in numbers})
+        except (TypeError, ValueError) as exc:
+            raise DataValidationError(
+                f"{name}: a target or prediction is not a number: {exc}"
+            ) from None
     if len(frame) > max_rows:
         frame = frame.sample(max_rows, random_state=seed)
     window["rows_used"] = len(frame)
@@ -77,8 +91,15 @@ def prepare(
 
 def _definition(schema: DataSchema, frame: pd.DataFrame) -> DataDefinition:
     labels = [c for c in (schema.target, PREDICTION) if c in frame.columns]
+    both = schema.target in frame.columns and PREDICTION in frame.columns
+    if not schema.is_classification:  # a regression: numeric target and prediction
+        return DataDefinition(
+            numerical_columns=[*schema.numeric, *labels],
+            categorical_columns=schema.categorical,
+            regression=[Regression(target=schema.target, prediction=PREDICTION)] if both else None,
+        )
     classification = None
-    if schema.target in frame.columns and PREDICTION in frame.columns:
+    if both:
         # a binary task names its positive class: Evidently's binary metrics otherwise look
         # for the label 1 (a KeyError on text labels such as "no"/"yes")
         classification = [
@@ -118,13 +139,14 @@ def _metrics_for(
         columns = [c for c in (PREDICTION, schema.target) if c in current.columns]
         if not columns:
             raise DataValidationError("target-drift needs a prediction or a target column")
-        return [ValueDrift(column=c, method=CAT_METHOD) for c in columns]  # both are classes
+        method = CAT_METHOD if schema.is_classification else NUM_METHOD
+        return [ValueDrift(column=c, method=method) for c in columns]
     if kind == "performance":
         if schema.target not in current.columns or PREDICTION not in current.columns:
             raise DataValidationError(
                 f"performance needs labels: the current data has no {schema.target!r} column"
             )
-        return [ClassificationPreset()]
+        return [ClassificationPreset() if schema.is_classification else RegressionPreset()]
     raise ValueError(f"unknown report kind {kind!r}; known: {', '.join(KINDS)}")
 
 

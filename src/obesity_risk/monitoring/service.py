@@ -17,6 +17,7 @@ import pandas as pd
 from obesity_risk.config import Settings
 from obesity_risk.data import load_dataset
 from obesity_risk.errors import DataValidationError
+from obesity_risk.metrics import regression_score
 from obesity_risk.monitoring import reports
 from obesity_risk.monitoring.contracts import BuiltReport, ReportRun
 from obesity_risk.monitoring.rules import Retrain, act, evaluate, start_retraining
@@ -58,7 +59,7 @@ def current_frame(settings: Settings, predictor: Predictor, window: Window) -> p
         frame = data.X.copy()
         if data.y is not None:
             frame[target] = data.y.to_numpy()
-        frame[reports.PREDICTION] = predictor.predict_frame(data.X).labels
+        frame[reports.PREDICTION] = predictor.predict_frame(data.X).served
         return frame
     store = PredictionStore(settings.prediction_store_url)
     try:
@@ -74,8 +75,18 @@ def current_frame(settings: Settings, predictor: Predictor, window: Window) -> p
 
 
 def _accuracy(frame: pd.DataFrame, target: str, predictor: Predictor) -> dict[str, Any]:
+    """Live accuracy against the card's validation figure (a regression: RMSE, and its ratio
+    to the validation RMSE)."""
     if target not in frame.columns:
         return {}
+    if not predictor.classes:
+        truth = pd.to_numeric(frame[target])
+        rmse = regression_score("rmse", pd.to_numeric(frame[reports.PREDICTION]), truth)
+        out: dict[str, Any] = {"rmse": rmse}
+        reference = predictor.card.metrics.val_rmse
+        if reference:
+            out |= {"reference_rmse": float(reference), "rmse_ratio": rmse / float(reference)}
+        return out
     accuracy = float((frame[target] == frame[reports.PREDICTION]).mean())
     out = {"accuracy": accuracy}
     baseline = predictor.card.metrics.val_accuracy

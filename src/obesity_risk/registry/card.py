@@ -64,6 +64,22 @@ class CardMetrics(_Frozen):
     test_roc_auc: float | None = None
     test_pr_auc: float | None = None
     test_brier: float | None = None
+    val_rmse: float | None = None  # regression: monitoring's reference for the live RMSE
+    test_rmse: float | None = None  # regression: these five (the untouched test split)
+    test_mae: float | None = None
+    test_r2: float | None = None
+    test_coverage: float | None = None  # share of test rows inside the prediction interval
+    test_interval_width: float | None = None
+
+
+class CardInterval(_Frozen):
+    """A regression's prediction interval: ``prediction ± half_width`` at ``coverage``,
+    calibrated (split conformal) on ``rows`` held-out validation rows."""
+
+    coverage: float = Field(gt=0.0, lt=1.0)
+    half_width: float = Field(ge=0.0)
+    rows: int = Field(ge=1)
+    method: str = ""
 
 
 class CardFeatures(_Frozen):
@@ -86,7 +102,13 @@ class ModelCard(_Frozen):
     trained_at: str | None = None
     package_version: str | None = None
     metrics: CardMetrics = CardMetrics()
-    classes: list[str] = Field(default_factory=list)
+    task: Literal["multiclass", "binary", "regression"] = "multiclass"
+    classes: list[str] = Field(default_factory=list)  # empty: a regression
+    interval: CardInterval | None = None  # regression: the served prediction interval
+    residuals: list[dict[str, float]] = Field(
+        default_factory=list,
+        description="regression, test split: residual quantiles per band of predicted value",
+    )
     features: CardFeatures = CardFeatures()
     params: dict[str, Any] = Field(default_factory=dict)
     members: dict[str, float] = Field(
@@ -182,7 +204,7 @@ class StudyFigures(_Frozen):
     run_id: str | None
     best_value: float
     best_params: dict[str, Any]
-    cv_accuracy: float
+    cv_accuracy: float  # NaN for a regression (best_value is its models.metric)
     cv_f1_macro: float
     n_trials: int
     n_complete: int
@@ -194,9 +216,12 @@ class StudyFigures(_Frozen):
 class StudySummary(StudyFigures):
     """One family's study in the summary: its figures plus validation and test figures."""
 
-    val_accuracy: float
-    val_f1_macro: float
+    val_accuracy: float | None = None  # classification
+    val_f1_macro: float | None = None
     test_accuracy: float | None = None
+    metric: str = "accuracy"  # models.metric, of the next two figures
+    val_score: float | None = None
+    test_score: float | None = None
 
 
 class ChampionSummary(_Frozen):

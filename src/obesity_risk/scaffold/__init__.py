@@ -104,12 +104,9 @@ def _task(col: ColumnProfile, task: str | None, limit: int) -> tuple[str, list[s
     if task == "regression":
         if not numeric:
             raise ConfigError(f"--task regression: target {col.name!r} holds text, not numbers")
-        raise ConfigError(
-            f"target {col.name!r} is numeric with"
-            f" {col.n_distinct or 'more than 1000'} distinct values (a regression), which this"
-            " version does not train or serve yet; pass --task binary or --task multiclass"
-            " if its values are classes"
-        )
+        if col.n_distinct is not None and col.n_distinct < 2:
+            raise ConfigError(f"target {col.name!r} has a single value: nothing to learn")
+        return task, None
     if col.n_distinct is None or col.n_distinct > limit:
         raise ConfigError(
             f"target {col.name!r} has {col.n_distinct or 'more than 1000'} distinct values:"
@@ -150,6 +147,14 @@ def scaffold(
     notes = [f"{path.name}: {profile.rows} rows, {len(names)} columns"]
     target_col = profile.columns[target]
     kind, classes = _task(target_col, task, max_categories)
+    if kind == "regression":
+        notes.append(
+            f"{target}: a numeric target (regression), observed {target_col.low:g} to"
+            f" {target_col.high:g}; add data.target_min/target_max to refuse values outside a"
+            " valid range"
+        )
+    elif task is None:
+        notes.append(f"{target}: {len(classes or [])} classes ({kind})")
     if target_col.missing:
         notes.append(f"{target}: {target_col.missing} rows have no target (training refuses them)")
     if id_column is None:

@@ -13,13 +13,16 @@ _NEXT = """\
 # result). The settings a new dataset changes most often:
 #
 # models:
-#   metric: accuracy     # accuracy | balanced_accuracy | f1_macro | log_loss | roc_auc (binary)
+#   metric: null         # null: accuracy (classification) or rmse (regression); also
+#                        # balanced_accuracy | f1_macro | log_loss | roc_auc (binary) | mae | r2
+#   threshold: auto      # binary: the positive class's decision threshold (auto: on validation)
+#   interval_coverage: 0.9  # regression: the share of rows each prediction's interval covers
 # evaluation:
 #   slices:              # default: one per categorical column with at most 10 categories
 #     - {column: <categorical column>}
 #     - {column: <numeric column>, bins: [0, 10, 100]}
 #   gate:
-#     min_accuracy: null # a validation accuracy below this is never promoted
+#     min_score: null    # a validation models.metric worse than this is never promoted
 # features:
 #   engineered:          # computed inside the pipeline (ops: obesity_risk.formulas)
 #     - {name: ratio_ab, op: ratio, inputs: {num: <column>, den: <column>}}

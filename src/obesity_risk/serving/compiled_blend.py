@@ -1,4 +1,5 @@
-""":class:`~obesity_risk.estimators.blend.BlendClassifier` over each member's compiled pipeline."""
+"""A blend (:class:`~obesity_risk.estimators.blend.BlendClassifier` or ``BlendRegressor``) over
+each member's compiled pipeline."""
 
 from __future__ import annotations
 
@@ -8,21 +9,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from obesity_risk.estimators.blend import BlendClassifier, blend, reweight
+from obesity_risk.estimators.blend import BlendClassifier, BlendRegressor, blend, reweight
 from obesity_risk.estimators.calibration import calibrate
 from obesity_risk.serving.fastpath import CompiledPipeline
 
 
 class CompiledBlend:
-    """:class:`BlendClassifier` over each member's :class:`CompiledPipeline`."""
+    """A blend over each member's :class:`CompiledPipeline` (a regression's: one output
+    column, no class weights or calibrator)."""
 
-    def __init__(self, model: BlendClassifier, n_threads: int = 2) -> None:
+    def __init__(self, model: BlendClassifier | BlendRegressor, n_threads: int = 2) -> None:
         weights = model.weights or {}
         members = model.members or {}
         self.parts = [(CompiledPipeline(members[n], n_threads), w) for n, w in weights.items()]
-        self.class_weights = model.class_weights
+        self.class_weights = getattr(model, "class_weights", None)
         self.calibrator = getattr(model, "calibrator", None)  # absent in older pickles
-        self.classes = np.asarray(model.classes_)
+        self.classes = np.asarray(getattr(model, "classes_", []))
 
     def unknown_counts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
         """Rows per categorical column not seen in training (the members share the data)."""

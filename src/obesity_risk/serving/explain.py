@@ -4,6 +4,8 @@
   ``pred_contribs`` / ``ShapValues``), in the model's raw score space (the log-odds fed to
   the softmax): base value + contributions = the raw score of the class.
 - sklearn trees (DecisionTree, RandomForest) use ``shap.TreeExplainer``, in probability space.
+- A regressor has one output, the value: its contributions are in the target's units
+  (``space: "target"``) and need no rescaling; a blend weights them like its values.
 - Every explanation is of the **served** probability of the predicted class. A booster's
   contributions are rescaled linearly from raw-score change to probability change; a blend
   weights its members' probability contributions like the blend. Whatever maps the model's
@@ -28,7 +30,8 @@ from obesity_risk.serving.fastpath import CompiledPipeline
 
 class Explanation(BaseModel):
     """Why one record got its predicted class: ``base_value + contributions + other = value``,
-    the served probability of ``label``."""
+    the served probability of ``label`` (a regression: the served value of the target
+    ``label``, in its units)."""
 
     label: str
     space: str = "probability"
@@ -53,7 +56,7 @@ def _inner(compiled: CompiledPipeline) -> Any:
     wrapper = compiled.single
     inner = getattr(wrapper, "estimator_", wrapper)
     fitted = getattr(inner, "classes_", None)
-    if fitted is not None and len(fitted) != len(wrapper.classes_):
+    if fitted is not None and len(fitted) != len(getattr(wrapper, "classes_", [])):
         raise ExplainError("a class is missing from the training labels: no explanation")
     return inner
 
@@ -67,24 +70,27 @@ def _per_class(values: np.ndarray, n: int, k: int, f: int) -> np.ndarray:
 
 
 def raw_contributions(compiled: CompiledPipeline, matrix: np.ndarray) -> tuple[np.ndarray, str]:
-    """(n, K, F+1) contributions with the base value last, and their space."""
+    """(n, K, F+1) contributions with the base value last, and their space (a regression:
+    K = 1, in the target's units)."""
     inner = _inner(compiled)
-    n, k, f = len(matrix), len(compiled.classes), matrix.shape[1]
+    n, f = len(matrix), matrix.shape[1]
+    k = len(compiled.classes) or 1
+    raw = "target" if compiled.regression else "raw score (log-odds)"
     module = type(inner).__module__
     if module.startswith("lightgbm"):
         values = inner.booster_.predict(matrix, pred_contrib=True, num_threads=1)
-        return _per_class(np.asarray(values), n, k, f), "raw score (log-odds)"
+        return _per_class(np.asarray(values), n, k, f), raw
     if module.startswith("xgboost"):
         import xgboost
 
         dmatrix = xgboost.DMatrix(matrix, missing=inner.missing)
         values = inner.get_booster().predict(dmatrix, pred_contribs=True)
-        return _per_class(np.asarray(values), n, k, f), "raw score (log-odds)"
+        return _per_class(np.asarray(values), n, k, f), raw
     if module.startswith("catboost"):
         import catboost
 
         values = inner.get_feature_importance(catboost.Pool(matrix), type="ShapValues")
-        return _per_class(np.asarray(values), n, k, f), "raw score (log-odds)"
+        return _per_class(np.asarray(values), n, k, f), raw
     import shap  # sklearn trees only; a heavy import (numba)
 
     explainer = compiled.cache.get("tree_explainer")
@@ -94,8 +100,11 @@ def raw_contributions(compiled: CompiledPipeline, matrix: np.ndarray) -> tuple[n
         except Exception as exc:  # shap's own error for a model that is not a tree model
             raise ExplainError(f"no TreeSHAP for {type(inner).__name__}: {exc}") from exc
     values = np.asarray(explainer.shap_values(matrix, check_additivity=False))  # (n, F, K)
-    base = np.broadcast_to(np.asarray(explainer.expected_value, dtype=float), (n, k))
-    return np.concatenate([values.transpose(0, 2, 1), base[:, :, None]], axis=2), "probability"
+    if values.ndim == 2:  # a regressor: (n, F)
+        values = values[:, :, None]
+    base = np.broadcast_to(np.asarray(explainer.expected_value, dtype=float).reshape(-1), (n, k))
+    space = "target" if compiled.regression else "probability"
+    return np.concatenate([values.transpose(0, 2, 1), base[:, :, None]], axis=2), space
 
 
 def _softmax(raw: np.ndarray) -> np.ndarray:
@@ -110,8 +119,8 @@ def _softmax(raw: np.ndarray) -> np.ndarray:
 
 def to_probability(contrib: np.ndarray, space: str) -> np.ndarray:
     """Contributions rescaled so base + sum = probability, per class (linear rescaling of the
-    raw-score change between the base value and the score)."""
-    if space == "probability":
+    raw-score change between the base value and the score); a regression's are unchanged."""
+    if space in ("probability", "target"):
         return contrib
     base_raw = contrib[:, :, -1]
     raw = contrib.sum(axis=2)
@@ -144,6 +153,7 @@ def served(
     classes: list[str],
     finish: Any,
     top: int,
+    space: str = "probability",
 ) -> list[Explanation]:
     """Explanations of the served probabilities: ``base`` (n, K) and ``by_column`` explain the
     model's probabilities before ``finish`` (per-class weights, calibration; None: nothing);
@@ -168,6 +178,7 @@ def served(
         out.append(
             Explanation(
                 label=classes[index[i]],
+                space=space,
                 base_value=float(base_value[i]),
                 value=float(value[i]),
                 contributions=kept,
@@ -196,7 +207,7 @@ def explain_blend(
 
     ``transform(compiled)`` gives a member's matrix for the rows being explained."""
     total: list[dict[str, float]] = [{} for _ in label_index]
-    base = np.zeros((len(label_index), len(parts[0][0].classes)))
+    base = np.zeros((len(label_index), len(parts[0][0].classes) or 1))
     for compiled, weight in parts:
         by_column, member_base = explain_member(compiled, transform(compiled), label_index)
         base += weight * member_base

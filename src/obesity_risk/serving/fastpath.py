@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_regressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -71,7 +72,8 @@ class CompiledPipeline:
             len(cols) if kind != "onehot" else sum(len(t) for t in table)
             for kind, cols, table in self.plan
         )
-        self.classes = np.asarray(model.classes_)
+        self.regression = is_regressor(model)  # outputs: one column, the value
+        self.classes = np.asarray(getattr(model, "classes_", []))
         self.single = with_threads(model, 1)
         self.multi = (
             model if estimator_threads(model) == n_threads else with_threads(model, n_threads)
@@ -175,9 +177,11 @@ class CompiledPipeline:
         return self.predict_matrix(self.transform_frame(frame))
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """Class probabilities of prepared rows (one-thread estimator copy for small batches)."""
-        if len(matrix) >= SMALL_BATCH:
-            return self.multi.predict_proba(matrix)
-        if self._native_single is not None:
+        """Class probabilities (a regression: one column of values) of prepared rows (the
+        one-thread estimator copy for small batches)."""
+        if len(matrix) < SMALL_BATCH and self._native_single is not None:
             return self._native_single(matrix)
-        return self.single.predict_proba(matrix)
+        estimator = self.multi if len(matrix) >= SMALL_BATCH else self.single
+        if self.regression:
+            return np.asarray(estimator.predict(matrix), dtype=np.float64).reshape(-1, 1)
+        return estimator.predict_proba(matrix)

@@ -124,8 +124,11 @@ def native_proba(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
         return None  # a class missing from training: keep the wrapper's column mapping
     module = type(inner).__module__
     binary = len(fitted) == 2
+    regression = not len(fitted)  # a regressor: one output column, the value
 
     def expand(p: np.ndarray) -> np.ndarray:
+        if regression:
+            return np.asarray(p, dtype=np.float64).reshape(-1, 1)
         return np.vstack((1.0 - p, p)).transpose() if binary else p
 
     if module.startswith("lightgbm") and not callable(getattr(inner, "_objective", None)):

@@ -22,7 +22,8 @@ from pydantic import TypeAdapter, ValidationError
 from obesity_risk.config import DataSchema, Settings
 from obesity_risk.data import validate_frame, validate_rows
 from obesity_risk.errors import DataValidationError, ExplainError
-from obesity_risk.estimators.blend import BlendClassifier
+from obesity_risk.estimators.blend import BlendClassifier, BlendRegressor
+from obesity_risk.estimators.encoded import output_columns, outputs
 from obesity_risk.metrics import labels_of
 from obesity_risk.records import record_model
 from obesity_risk.registry.card import ModelCard
@@ -36,15 +37,41 @@ _MAX_LISTED = 10
 
 @dataclass(frozen=True)
 class Predictions:
-    """Labels and class probabilities (rows in input order, columns in ``classes`` order)."""
+    """Labels and class probabilities (rows in input order, columns in ``classes`` order), or
+    for a regression (no ``classes``) the predicted ``values`` and their interval."""
 
     classes: list[str]
-    probabilities: np.ndarray
-    labels: list[str]
+    probabilities: np.ndarray  # (rows, classes); a regression: (rows, 0)
+    labels: list[str]  # a regression: none
     unknown: dict[str, int] = field(default_factory=dict)
+    values: np.ndarray | None = None  # regression: the predicted value per row
+    lower: np.ndarray | None = None  # regression: the interval's bounds (None: no interval)
+    upper: np.ndarray | None = None
+    coverage: float | None = None
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """The model's outputs as metrics read them: probabilities, or one column of values."""
+        if self.values is not None:
+            return self.values.reshape(-1, 1)
+        return self.probabilities
+
+    @property
+    def served(self) -> np.ndarray:
+        """What each row is answered: its label, or its value."""
+        if self.values is not None:
+            return self.values
+        return np.asarray(self.labels, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.probabilities) if self.values is None else len(self.values)
 
     def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
-        """``prediction`` plus one ``proba_<class>`` column per class."""
+        """``prediction`` plus one ``proba_<class>`` column per class (a regression:
+        ``prediction``, ``lower``, ``upper``)."""
+        if self.values is not None:
+            bounds = {"lower": self.lower, "upper": self.upper} if self.lower is not None else {}
+            return pd.DataFrame({"prediction": self.values, **bounds}, index=index)
         out = pd.DataFrame(
             self.probabilities, columns=[f"proba_{c}" for c in self.classes], index=index
         )
@@ -58,16 +85,17 @@ class Predictor:
     def __init__(self, model: LoadedModel, schema: DataSchema, n_threads: int = 2) -> None:
         self.model = model
         self.schema = schema
-        self.classes = [str(c) for c in model.pipeline.classes_]
+        self.classes = output_columns(model.pipeline)  # empty: a regression
         # binary: the positive class is predicted at this probability (None: the likeliest)
         self.threshold = model.card.threshold if len(self.classes) == 2 else None
+        self.interval = None if self.classes else model.card.interval
         self.loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.record = record_model(schema)
         self._records = TypeAdapter(list[self.record])  # type: ignore[name-defined]
         try:
             self.compiled: CompiledPipeline | CompiledBlend | None = (
                 CompiledBlend(model.pipeline, n_threads)
-                if isinstance(model.pipeline, BlendClassifier)
+                if isinstance(model.pipeline, (BlendClassifier, BlendRegressor))
                 else CompiledPipeline(model.pipeline, n_threads)
             )
         except (UnsupportedPipelineError, AttributeError, KeyError) as exc:
@@ -86,7 +114,9 @@ class Predictor:
         """A predictor of a fitted pipeline that is not (yet) registered: a candidate in
         training, a notebook's experiment, a benchmark's reference model. Its card names no
         version."""
-        family = "ensemble" if isinstance(pipeline, BlendClassifier) else "pipeline"
+        family = (
+            "ensemble" if isinstance(pipeline, (BlendClassifier, BlendRegressor)) else "pipeline"
+        )
         card = ModelCard(name="unregistered", family=family)
         return cls(LoadedModel(pipeline, source, card), schema, n_threads)
 
@@ -149,19 +179,19 @@ class Predictor:
             unknown = self.compiled.unknown_counts(records)
         else:
             frame = pd.DataFrame.from_records(list(records), columns=list(self.schema.columns))
-            proba = self.model.pipeline.predict_proba(frame)
+            proba = outputs(self.model.pipeline, frame)
             unknown = self._unknown(frame)
         return self._predictions(proba, unknown)
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         """Score a validated frame (the fast path reads its columns without copying rows)."""
         if frame.empty:
-            return self._predictions(np.zeros((0, len(self.classes))), {})
+            return self._predictions(np.zeros((0, len(self.classes) or 1)), {})
         unknown = self._unknown(frame)
         if self.compiled is not None:
             proba = self.compiled.predict_frame(frame)
         else:
-            proba = self.model.pipeline.predict_proba(frame)
+            proba = outputs(self.model.pipeline, frame)
         return self._predictions(proba, unknown)
 
     def score_frame(self, frame: pd.DataFrame, source: str = "<frame>") -> pd.DataFrame:
@@ -189,7 +219,10 @@ class Predictor:
         return predictions, self._explain(lambda c: c.transform_frame(frame), predictions, top)
 
     def _explain(self, transform: Any, predictions: Predictions, top: int) -> list[Explanation]:
-        label_index = np.array([self.classes.index(label) for label in predictions.labels])
+        if self.classes:
+            label_index = np.array([self.classes.index(label) for label in predictions.labels])
+        else:  # a regression explains its one output, the value
+            label_index = np.zeros(len(predictions), dtype=np.intp)
         finish = None
         if isinstance(self.compiled, CompiledBlend):
             by_column, base = explain_blend(self.compiled.parts, transform, label_index)
@@ -198,9 +231,9 @@ class Predictor:
             by_column, base = explain_member(self.compiled, transform(self.compiled), label_index)
         else:
             raise ExplainError("this model has no compiled form: explanations are unavailable")
-        return served(
-            by_column, base, predictions.probabilities, label_index, self.classes, finish, top
-        )
+        names = self.classes or [self.schema.target]
+        space = "probability" if self.classes else "target"
+        return served(by_column, base, predictions.outputs, label_index, names, finish, top, space)
 
     def _unknown(self, frame: pd.DataFrame) -> dict[str, int]:
         guard = getattr(self.model.pipeline, "named_steps", {}).get("guard")
@@ -208,6 +241,21 @@ class Predictor:
 
     def _predictions(self, proba: np.ndarray, unknown: dict[str, int]) -> Predictions:
         proba = np.asarray(proba, dtype=np.float64)
+        if not self.classes:
+            values = proba.reshape(-1)
+            if self.interval is None:
+                return Predictions([], np.zeros((len(values), 0)), [], unknown, values)
+            half = self.interval.half_width
+            return Predictions(
+                [],
+                np.zeros((len(values), 0)),
+                [],
+                unknown,
+                values,
+                values - half,
+                values + half,
+                self.interval.coverage,
+            )
         labels = labels_of(proba, self.classes, self.threshold).tolist()
         return Predictions(self.classes, proba, labels, unknown)
 

@@ -12,9 +12,10 @@ import optuna
 import pandas as pd
 from pydantic import BaseModel
 from scipy.optimize import minimize
+from sklearn.base import is_regressor
 from sklearn.metrics import accuracy_score
 
-from obesity_risk.estimators.blend import BlendClassifier, blend, reweight
+from obesity_risk.estimators.blend import BlendClassifier, BlendRegressor, blend, reweight
 from obesity_risk.estimators.calibration import Calibrator, calibrate
 from obesity_risk.metrics import get_metric, score
 from obesity_risk.training.calibration import CalibrationChoice, choose_calibration
@@ -24,18 +25,24 @@ _EPS = 1e-15
 
 
 def fit_weights(probas: Sequence[np.ndarray], y: np.ndarray, classes: list[str]) -> list[float]:
-    """Simplex weights minimising the blend's multiclass log-loss (softmax parametrisation)."""
+    """Simplex weights (non-negative, summing to 1; softmax parametrisation) minimising the
+    blend's multiclass log-loss, or a regression's (no ``classes``) mean squared error."""
     if len(probas) == 1:
         return [1.0]
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas])
-    index = {c: i for i, c in enumerate(classes)}
-    truth = np.array([index[v] for v in y])
-    rows = np.arange(len(truth))
+    if classes:
+        index = {c: i for i, c in enumerate(classes)}
+        truth = np.array([index[v] for v in y])
+        rows = np.arange(len(truth))
+    else:
+        values = np.asarray(y, dtype=np.float64)
 
     def loss(theta: np.ndarray) -> float:
         w = np.exp(theta - theta.max())
         w /= w.sum()
         mixed = np.tensordot(w, stacked, axes=1)
+        if not classes:
+            return float(np.mean((mixed[:, 0] - values) ** 2))
         return float(-np.mean(np.log(np.clip(mixed[rows, truth], _EPS, 1.0))))
 
     found = minimize(loss, np.zeros(len(probas)), method="Nelder-Mead", options={"maxiter": 2000})
@@ -76,16 +83,41 @@ def fit_class_weights(
 
 
 class BlendFit(BaseModel):
-    """What blending found on out-of-fold predictions (all figures OOF)."""
+    """What blending found on out-of-fold predictions (all figures OOF; a regression has no
+    accuracy, log-loss, class weights or calibration)."""
 
     members: dict[str, float]
     class_weights: list[float] | None = None
     best_single: str
-    best_single_accuracy: float
-    blend_accuracy: float
-    blend_log_loss: float
-    weighted_accuracy: float
+    metric: str = "accuracy"  # models.metric, of the next two figures
+    best_single_score: float | None = None
+    blend_score: float | None = None
+    best_single_accuracy: float | None = None
+    blend_accuracy: float | None = None
+    blend_log_loss: float | None = None
+    weighted_accuracy: float | None = None
     calibration: CalibrationChoice | None = None
+
+
+def _fit_regression_blend(
+    oofs: Mapping[str, np.ndarray], y: pd.Series, metric: str, min_weight: float
+) -> BlendFit:
+    """A regression's blend: simplex weights on the OOF values, nothing per class."""
+    names, chosen = list(oofs), get_metric(metric)
+    singles = {n: score(metric, oofs[n], y, []) for n in names}
+    best = max(singles, key=lambda n: chosen.gain(singles[n], 0.0))
+    weights = fit_weights([oofs[n] for n in names], y.to_numpy(), [])
+    while len(names) > 1 and min(weights) < min_weight:
+        names.pop(int(np.argmin(weights)))
+        weights = fit_weights([oofs[n] for n in names], y.to_numpy(), [])
+    mixed = blend([oofs[n] for n in names], weights)
+    return BlendFit(
+        members=dict(zip(names, weights, strict=True)),
+        best_single=best,
+        metric=metric,
+        best_single_score=float(singles[best]),
+        blend_score=score(metric, mixed, y, []),
+    )
 
 
 def fit_blend(
@@ -103,7 +135,9 @@ def fit_blend(
 ) -> BlendFit:
     """Member weights, class weights and the calibration choice from each family's OOF
     probabilities; members whose weight is below ``min_weight`` are dropped one at a time
-    (weights refitted each time)."""
+    (weights refitted each time). A regression (no ``classes``) blends values only."""
+    if not classes:
+        return _fit_regression_blend(oofs, y, metric, min_weight)
     names = list(oofs)
     truth = y.to_numpy().astype(str)
     labels = np.asarray(classes)
@@ -120,6 +154,9 @@ def fit_blend(
         members=dict(zip(names, weights, strict=True)),
         class_weights=cw,
         best_single=best,
+        metric=metric,
+        best_single_score=score(metric, oofs[best], truth, classes),
+        blend_score=score(metric, final, truth, classes),
         best_single_accuracy=float(singles[best]),
         blend_accuracy=float(accuracy_score(truth, labels[np.argmax(mixed, axis=1)])),
         blend_log_loss=multiclass_log_loss(mixed, truth, classes),
@@ -135,10 +172,13 @@ def build_blend(
     pipelines: Mapping[str, Any],
     oofs: Mapping[str, np.ndarray],
     y: pd.Series,
-) -> tuple[BlendClassifier, np.ndarray]:
+) -> tuple[BlendClassifier | BlendRegressor, np.ndarray]:
     """The blend ``fitted`` describes, over the members' fitted pipelines (its calibrator
     fitted on the members' OOF probabilities), and its own OOF probabilities."""
     names = list(fitted.members)
+    if is_regressor(pipelines[names[0]]):
+        regressor = BlendRegressor(members={n: pipelines[n] for n in names}, weights=fitted.members)
+        return regressor, blend([oofs[n] for n in names], list(fitted.members.values()))
     classes = [str(c) for c in pipelines[names[0]].classes_]
     oof = reweight(
         blend([oofs[n] for n in names], list(fitted.members.values())), fitted.class_weights

@@ -14,6 +14,7 @@ from sklearn.metrics import classification_report
 
 from obesity_risk import registry
 from obesity_risk.config import Settings
+from obesity_risk.estimators.encoded import output_columns, outputs
 from obesity_risk.metrics import best_threshold, get_metric
 from obesity_risk.training.blending import BlendFit
 from obesity_risk.training.evaluation import (
@@ -23,6 +24,7 @@ from obesity_risk.training.evaluation import (
     reliability_figure,
     split_metrics,
 )
+from obesity_risk.training.residuals import residual_figure
 from obesity_risk.training.splits import TrainingData
 
 
@@ -46,38 +48,25 @@ def held_out_metrics(
     pipeline: Any, data: TrainingData, bins: int
 ) -> tuple[SplitMetrics, SplitMetrics | None]:
     """Validation figures, and test figures when the test split is not empty."""
-    classes = [str(c) for c in pipeline.classes_]
-    val = split_metrics(pipeline.predict_proba(data.validation.X), data.validation.y, classes, bins)
+    classes = output_columns(pipeline)
+    val = split_metrics(outputs(pipeline, data.validation.X), data.validation.y, classes, bins)
     test = None
     if len(data.test):
-        test = split_metrics(pipeline.predict_proba(data.test.X), data.test.y, classes, bins)
+        test = split_metrics(outputs(pipeline, data.test.X), data.test.y, classes, bins)
     return val, test
 
 
-def measure(
-    s: Settings,
-    name: str,
-    pipeline: Any,
-    oof: np.ndarray,
-    data: TrainingData,
-    params: dict[str, Any],
-    run_id: str,
-) -> Candidate:
-    """Measure a fitted model on OOF, validation and test; log it to the active run."""
-    bins = s.evaluation.calibration_bins
-    classes = [str(c) for c in pipeline.classes_]
-    cv = split_metrics(oof, data.fit.y, classes, bins)
-    val, test = held_out_metrics(pipeline, data, bins)
-    figures = {"cv": cv, "val": val} | ({} if test is None else {"test": test})
-    mlflow.log_metrics(
-        {
-            f"{split}_{k}": v
-            for split, m in figures.items()
-            for k, v in m.model_dump().items()
-            if v is not None  # roc_auc: binary tasks only
-        }
-    )
+def _log_figures(name: str, pipeline: Any, oof: np.ndarray, data: TrainingData, bins: int) -> None:
+    """The candidate's plots: confusion matrix, reliability and report of a classifier; the
+    validation residuals of a regressor."""
+    classes = output_columns(pipeline)
     predicted = pipeline.predict(data.validation.X)
+    if not classes:
+        mlflow.log_figure(
+            residual_figure(predicted, data.validation.y, f"{name}: validation residuals", None),
+            "residuals.png",
+        )
+        return
     mlflow.log_figure(
         confusion_figure(data.validation.y, predicted, classes, f"{name}: validation"),
         "confusion_matrix.png",
@@ -92,6 +81,32 @@ def measure(
         classification_report(data.validation.y, predicted, digits=4),
         "classification_report.txt",
     )
+
+
+def measure(
+    s: Settings,
+    name: str,
+    pipeline: Any,
+    oof: np.ndarray,
+    data: TrainingData,
+    params: dict[str, Any],
+    run_id: str,
+) -> Candidate:
+    """Measure a fitted model on OOF, validation and test; log it to the active run."""
+    bins = s.evaluation.calibration_bins
+    cv = split_metrics(oof, data.fit.y, output_columns(pipeline), bins)
+    val, test = held_out_metrics(pipeline, data, bins)
+    figures = {"cv": cv, "val": val} | ({} if test is None else {"test": test})
+    metric = s.models.metric
+    logged = {f"{split}_{metric}": m.value(metric) for split, m in figures.items()}
+    logged |= {  # the configured metric first: MLflow's runs table lists metrics in this order
+        f"{split}_{k}": v
+        for split, m in figures.items()
+        for k, v in m.model_dump().items()
+        if v is not None  # roc_auc: binary tasks only; regression: no accuracy
+    }
+    mlflow.log_metrics(logged)
+    _log_figures(name, pipeline, oof, data, bins)
     model_info = registry.log_pipeline(pipeline, data.validation.X)
     return Candidate(
         name=name,
@@ -109,7 +124,7 @@ def measure(
 def decision_threshold(s: Settings, chosen: Candidate, data: TrainingData) -> float | None:
     """A binary champion's threshold: ``models.threshold``, or with ``auto`` the one with the
     best ``models.metric`` on the validation split; None for more than two classes."""
-    classes = [str(c) for c in chosen.pipeline.classes_]
+    classes = output_columns(chosen.pipeline)
     if len(classes) != 2:
         return None
     if s.models.threshold != "auto":
@@ -152,10 +167,22 @@ def choose(s: Settings, best: Candidate, ensemble: Candidate) -> Candidate:
 
 
 def steps(
-    best: Candidate, fitted: BlendFit | None, ensemble: Candidate | None
+    best: Candidate, fitted: BlendFit | None, ensemble: Candidate | None, metric: str = "rmse"
 ) -> dict[str, dict[str, float | None]]:
     """OOF (and test) accuracy after each step: best single family, blend, class weights,
-    calibration (its OOF figure cross-fitted); the test figure is the final model's."""
+    calibration (its OOF figure cross-fitted); the test figure is the final model's. A
+    regression's steps (best single, blend) are in ``models.metric``."""
+    if best.cv.accuracy is None:  # a regression
+        out = {
+            f"best single ({best.name})": {
+                "oof": best.cv.value(metric),
+                "test": None if best.test is None else best.test.value(metric),
+            }
+        }
+        if fitted is not None and ensemble is not None:
+            test_value = None if ensemble.test is None else ensemble.test.value(metric)
+            out["blend"] = {"oof": fitted.blend_score, "test": test_value}
+        return out
 
     def test(c: Candidate) -> float | None:
         return None if c.test is None else c.test.accuracy

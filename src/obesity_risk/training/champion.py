@@ -15,10 +15,17 @@ import pandas as pd
 from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
 from obesity_risk.data import file_sha256
+from obesity_risk.estimators.encoded import output_columns, outputs
 from obesity_risk.features import model_columns
 from obesity_risk.metrics import labels_of
 from obesity_risk.registry import card_page as model_card
-from obesity_risk.registry.card import CardFeatures, CardMetrics, ChampionSummary, ModelCard
+from obesity_risk.registry.card import (
+    CardFeatures,
+    CardInterval,
+    CardMetrics,
+    ChampionSummary,
+    ModelCard,
+)
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.predictor import ExplainError, Predictor
 from obesity_risk.training.candidates import Candidate, at_threshold, decision_threshold
@@ -31,6 +38,7 @@ from obesity_risk.training.evaluation import (
     split_metrics,
 )
 from obesity_risk.training.promotion import decide, load_incumbent
+from obesity_risk.training.residuals import calibrate_interval, residual_bins, residual_figure
 from obesity_risk.training.splits import TrainingData
 from obesity_risk.training.tune import StudyResult
 
@@ -54,9 +62,20 @@ def _metrics(chosen: Candidate, data: TrainingData, metric: str) -> CardMetrics:
     external = None
     if data.external is not None and data.external.y is not None and data.augment is None:
         external = split_metrics(
-            pipeline.predict_proba(data.external.X), data.external.y, list(pipeline.classes_)
+            outputs(pipeline, data.external.X), data.external.y, output_columns(pipeline)
         )
+    regression = {}
+    if test is not None and test.rmse is not None:
+        regression = {
+            "val_rmse": chosen.validation.rmse,
+            "test_rmse": test.rmse,
+            "test_mae": test.mae,
+            "test_r2": test.r2,
+            "test_coverage": test.coverage,
+            "test_interval_width": test.interval_width,
+        }
     return CardMetrics(
+        **regression,
         cv_accuracy=chosen.cv.accuracy,
         cv_f1_macro=chosen.cv.f1_macro,
         val_accuracy=chosen.validation.accuracy,
@@ -76,6 +95,28 @@ def _metrics(chosen: Candidate, data: TrainingData, metric: str) -> CardMetrics:
         test_pr_auc=None if test is None else test.pr_auc,
         test_brier=None if test is None else test.brier,
     )
+
+
+def with_interval(
+    s: Settings, chosen: Candidate, data: TrainingData
+) -> tuple[Candidate, dict[str, Any]]:
+    """A regression champion's conformal interval (calibrated on the validation split, which it
+    was not fitted on), its test figures measured with it, and the card's residual bands."""
+    interval = calibrate_interval(
+        chosen.pipeline, data.validation.X, data.validation.y, s.models.interval_coverage
+    )
+    extra: dict[str, Any] = {"interval": CardInterval(**interval.model_dump())}
+    if len(data.test):
+        predicted = chosen.pipeline.predict(data.test.X)
+        test = split_metrics(predicted, data.test.y, [], half_width=interval.half_width)
+        chosen = chosen.model_copy(update={"test": test})
+        extra["residuals"] = residual_bins(predicted, data.test.y)
+        mlflow.log_figure(
+            residual_figure(predicted, data.test.y, "champion: test", interval.half_width),
+            "champion_residuals.png",
+        )
+        mlflow.log_metrics({"champion_test_coverage": test.coverage or 0.0})
+    return chosen, extra
 
 
 def build_card(
@@ -104,7 +145,8 @@ def build_card(
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         package_version=__version__,
         metrics=_metrics(chosen, data, s.models.metric),
-        classes=list(s.data.classes),
+        task=s.data.task,
+        classes=s.data.labels,
         features=CardFeatures(numeric=numeric, ordinal=ordered, nominal=nominal),
         params=chosen.params
         if chosen.name != "ensemble"
@@ -123,11 +165,14 @@ def build_card(
 def _labelled_figures(
     s: Settings, pipeline: Any, data: TrainingData, threshold: float | None
 ) -> tuple[list[SliceMetrics], list[SliceMetrics], list[dict[str, float]]]:
-    """Validation and test slices with the labels served at ``threshold``, and for a binary
-    model the positive class's calibration curve on the test split."""
-    classes = [str(c) for c in pipeline.classes_]
+    """Validation and test slices with the labels served at ``threshold`` (a regression: the
+    values, sliced by error), and for a binary model the positive class's calibration curve on
+    the test split."""
+    classes = output_columns(pipeline)
 
     def predict(X: pd.DataFrame) -> np.ndarray:
+        if not classes:
+            return pipeline.predict(X)
         return labels_of(pipeline.predict_proba(X), classes, threshold)
 
     val_slices = slice_metrics(data.validation.X, data.validation.y, predict(data.validation.X), s)
@@ -155,10 +200,13 @@ def register_champion(
     threshold = decision_threshold(s, chosen, data)
     if threshold is not None:
         chosen = at_threshold(s, chosen, data, threshold)
+    extra: dict[str, Any] = {}
+    if not s.data.is_classification:
+        chosen, extra = with_interval(s, chosen, data)
     val_slices, test_slices, curve = _labelled_figures(s, pipeline, data, threshold)
     items = explain_sample(s, pipeline, data)
     card = build_card(s, budget_name, data, chosen, results, test_slices, items)
-    card = card.model_copy(update={"threshold": threshold, "calibration_curve": curve})
+    card = card.model_copy(update={"threshold": threshold, "calibration_curve": curve, **extra})
     reg = registry.Registry(s)
     reference = reference_frame(pipeline, data.fit.X, data.fit.y, s.data.target)
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,7 +224,8 @@ def register_champion(
         {
             f"champion_{k}": v
             for k, v in card.metrics.model_dump().items()
-            if isinstance(v, float) and k.endswith(("accuracy", "_score", "roc_auc"))
+            if isinstance(v, float)
+            and k.endswith(("accuracy", "_score", "roc_auc", "rmse", "mae", "r2", "coverage"))
         }
     )
     mlflow.log_dict(card.model_dump(mode="json"), "champion_card.json")

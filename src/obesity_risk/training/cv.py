@@ -1,6 +1,6 @@
-"""Cross-validation of one pipeline on the training folds: accuracy, macro-F1, the configured
-metric and the out-of-fold probabilities, fold by fold (the tuner prunes on the running mean
-of the configured metric)."""
+"""Cross-validation of one pipeline on the training folds: the configured metric (and for a
+classifier accuracy and macro-F1) and the out-of-fold outputs (class probabilities, or a
+regression's values), fold by fold (the tuner prunes on the running mean of the metric)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,23 @@ import numpy as np
 import optuna
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.base import clone
-from sklearn.metrics import accuracy_score, f1_score
 
+from obesity_risk.estimators.encoded import output_columns, outputs
 from obesity_risk.metrics import score
 from obesity_risk.training.splits import TrainingData
 
 
 class CVScores(BaseModel):
-    """Per-fold scores and the out-of-fold class probabilities (NaN rows: folds not run)."""
+    """Per-fold scores and the out-of-fold outputs (NaN rows: folds not run); a regression has
+    no accuracy or macro-F1 (empty lists) and one output column."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     accuracy: list[float] = Field(default_factory=list)
     f1_macro: list[float] = Field(default_factory=list)
     other: dict[str, list[float]] = Field(default_factory=dict)  # the configured metric, if
-    oof: np.ndarray | None = None  # another; (rows of data.fit, classes), classes_ order
-    classes: list[str] = Field(default_factory=list)
+    oof: np.ndarray | None = None  # another; (rows of data.fit, classes or 1 for regression)
+    classes: list[str] = Field(default_factory=list)  # empty: a regression
 
     def mean(self, metric: str) -> float:
         """Mean of one metric over the folds run."""
@@ -34,7 +35,8 @@ class CVScores(BaseModel):
 
     def per_fold(self) -> dict[str, list[float]]:
         """The fold scores by metric name."""
-        return {"accuracy": self.accuracy, "f1_macro": self.f1_macro, **self.other}
+        labels = {"accuracy": self.accuracy, "f1_macro": self.f1_macro} if self.classes else {}
+        return {**labels, **self.other}
 
 
 def cross_validate(
@@ -57,15 +59,15 @@ def cross_validate(
         zip(data.fold_frames(), data.folds, strict=True)
     ):
         model = clone(pipeline).fit(train.X, train.y)
-        proba = model.predict_proba(valid.X)
+        proba = outputs(model, valid.X)
         if scores.oof is None:
-            scores.classes = [str(c) for c in model.classes_]
-            scores.oof = np.full((len(data.fit), len(scores.classes)), np.nan)
+            scores.classes = output_columns(model)
+            scores.oof = np.full((len(data.fit), proba.shape[1]), np.nan)
         scores.oof[valid_idx] = proba
-        predicted = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
-        scores.accuracy.append(float(accuracy_score(valid.y, predicted)))
-        scores.f1_macro.append(float(f1_score(valid.y, predicted, average="macro")))
-        if metric not in ("accuracy", "f1_macro"):
+        if scores.classes:
+            scores.accuracy.append(score("accuracy", proba, valid.y, scores.classes))
+            scores.f1_macro.append(score("f1_macro", proba, valid.y, scores.classes))
+        if metric not in ("accuracy", "f1_macro") or not scores.classes:
             value = score(metric, proba, valid.y, scores.classes)
             scores.other.setdefault(metric, []).append(value)
         if trial is not None:

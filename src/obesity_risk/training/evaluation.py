@@ -23,10 +23,11 @@ from sklearn.metrics import (
 from obesity_risk.config import Settings
 from obesity_risk.config.stages import Slice
 from obesity_risk.features import EngineeredFeatures
-from obesity_risk.metrics import labels_of, score, truth_index
+from obesity_risk.metrics import labels_of, regression_score, score, truth_index
 from obesity_risk.metrics import log_loss as multiclass_log_loss
 from obesity_risk.serving.explain import Explanation, mean_abs_contributions
 from obesity_risk.serving.fastpath import needed_features
+from obesity_risk.training.residuals import regression_figures
 
 
 class SplitMetrics(BaseModel):
@@ -34,10 +35,15 @@ class SplitMetrics(BaseModel):
     expected calibration error."""
 
     rows: int
-    accuracy: float
-    f1_macro: float
-    log_loss: float
-    ece: float
+    accuracy: float | None = None  # classification: these four and balanced accuracy
+    f1_macro: float | None = None
+    log_loss: float | None = None
+    ece: float | None = None
+    rmse: float | None = None  # regression: these five (the last two with an interval)
+    mae: float | None = None
+    r2: float | None = None
+    coverage: float | None = None  # share of rows inside the prediction interval
+    interval_width: float | None = None
     balanced_accuracy: float | None = None
     roc_auc: float | None = None  # binary tasks only, as the next two
     pr_auc: float | None = None  # average precision of the positive class
@@ -58,8 +64,10 @@ class SliceMetrics(BaseModel):
     column: str
     group: str
     rows: int
-    accuracy: float
-    f1_macro: float
+    accuracy: float | None = None  # classification
+    f1_macro: float | None = None
+    rmse: float | None = None  # regression
+    mae: float | None = None
 
 
 class ReliabilityBin(BaseModel):
@@ -117,8 +125,12 @@ def split_metrics(
     classes: list[str],
     bins: int = 10,
     threshold: float | None = None,
+    half_width: float | None = None,
 ) -> SplitMetrics:
-    """Figures of one split from its probabilities (binary labels at ``threshold``)."""
+    """Figures of one split from its outputs: probabilities (binary labels at ``threshold``),
+    or with no ``classes`` a regression's values (``half_width``: its interval's)."""
+    if not classes:
+        return SplitMetrics.model_validate(regression_figures(proba, y, half_width))
     labels = labels_of(proba, classes, threshold).astype(str)
     truth = np.asarray(y).astype(str)
     binary: dict[str, float | None] = {}
@@ -159,21 +171,26 @@ def slice_groups(X: pd.DataFrame, item: Slice, settings: Settings) -> pd.Series:
 def slice_metrics(
     X: pd.DataFrame, y: pd.Series, predicted: np.ndarray, settings: Settings
 ) -> list[SliceMetrics]:
-    """Accuracy and macro-F1 per group of every configured slice."""
-    truth = y.to_numpy().astype(str)
+    """Per group of every configured slice: accuracy and macro-F1 of the predicted labels, or
+    a regression's (numeric ``y``) RMSE and MAE of the predicted values."""
+    numeric = pd.api.types.is_numeric_dtype(y)
+    truth = y.to_numpy() if numeric else y.to_numpy().astype(str)
     out = []
     for item in settings.slices:
         groups = slice_groups(X, item, settings).to_numpy()
         for group in sorted(set(groups)):
             mask = groups == group
+            if numeric:
+                figures = {
+                    n: regression_score(n, predicted[mask], truth[mask]) for n in ("rmse", "mae")
+                }
+            else:
+                figures = {
+                    "accuracy": float(accuracy_score(truth[mask], predicted[mask])),
+                    "f1_macro": float(f1_score(truth[mask], predicted[mask], average="macro")),
+                }
             out.append(
-                SliceMetrics(
-                    column=item.column,
-                    group=str(group),
-                    rows=int(mask.sum()),
-                    accuracy=float(accuracy_score(truth[mask], predicted[mask])),
-                    f1_macro=float(f1_score(truth[mask], predicted[mask], average="macro")),
-                )
+                SliceMetrics(column=item.column, group=str(group), rows=int(mask.sum()), **figures)
             )
     return out
 
@@ -216,8 +233,10 @@ def importance_figure(items: list[Explanation], top: int = 12) -> Figure:
     return fig
 
 
-def families_figure(figures: dict[str, dict[str, float | None]]) -> Figure:
-    """Accuracy per candidate (rows) and split (bars): the parent run's comparison plot."""
+def families_figure(
+    figures: dict[str, dict[str, float | None]], metric: str = "accuracy"
+) -> Figure:
+    """``metric`` per candidate (rows) and split (bars): the parent run's comparison plot."""
     names = list(figures)
     splits = ["oof", "validation", "test"]
     fig = Figure(figsize=(8, 0.5 * len(names) + 1.5))
@@ -227,9 +246,10 @@ def families_figure(figures: dict[str, dict[str, float | None]]) -> Figure:
         values = [figures[n].get(split) or 0.0 for n in names]
         ax.barh(np.arange(len(names)) + j * height, values, height, label=split)
     ax.set_yticks(np.arange(len(names)) + height, names)
-    low = min((v for f in figures.values() for v in f.values() if v), default=0.0)
-    ax.set_xlim(max(0.0, low - 0.02), 1.0)
-    ax.set_xlabel("accuracy")
+    if metric in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"):
+        low = min((v for f in figures.values() for v in f.values() if v), default=0.0)
+        ax.set_xlim(max(0.0, low - 0.02), 1.0)
+    ax.set_xlabel(metric)
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
@@ -254,8 +274,10 @@ def reliability_figure(curves: dict[str, list[ReliabilityBin]], title: str) -> F
 
 
 def evaluate(pipeline: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
-    """Accuracy and macro-F1 of a fitted pipeline."""
+    """Accuracy and macro-F1 of a fitted pipeline (a regression's: RMSE, MAE and R²)."""
     predicted = pipeline.predict(X)
+    if pd.api.types.is_numeric_dtype(y):
+        return {n: regression_score(n, predicted, y) for n in ("rmse", "mae", "r2")}
     return {
         "accuracy": float(accuracy_score(y, predicted)),
         "f1_macro": float(f1_score(y, predicted, average="macro")),

@@ -10,7 +10,7 @@ import optuna
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget, ModelFamily, ParamSpace
 from obesity_risk.errors import ConfigError
-from obesity_risk.estimators.encoded import EncodedTargetClassifier
+from obesity_risk.estimators.encoded import EncodedTargetClassifier, FloatTargetRegressor
 
 
 def _import(path: str) -> type:
@@ -22,12 +22,17 @@ def _import(path: str) -> type:
 
 
 def effective_family(settings: Settings, name: str, budget: Budget | None = None) -> ModelFamily:
-    """The family's config with the budget's space/fixed overrides applied."""
+    """The family's config for the task (a regression: its regressor) with the budget's
+    space/fixed overrides applied."""
     try:
         family = settings.models.families[name]
     except KeyError:
         known = ", ".join(settings.models.families)
         raise ConfigError(f"unknown model family {name!r}; known: {known}") from None
+    try:
+        family = family.for_task(settings.data.task)
+    except ValueError as exc:
+        raise ConfigError(f"models.families.{name}: {exc}") from None
     if budget is None:
         return family
     return family.model_copy(
@@ -40,8 +45,9 @@ def effective_family(settings: Settings, name: str, budget: Budget | None = None
 
 def make_estimator(
     settings: Settings, family: ModelFamily, params: dict[str, Any] | None = None
-) -> EncodedTargetClassifier:
-    """Instantiate ``family`` with fixed + tuned params, seed and thread count applied."""
+) -> EncodedTargetClassifier | FloatTargetRegressor:
+    """Instantiate ``family`` with fixed + tuned params, seed and thread count applied, behind
+    the task's target wrapper."""
     kwargs: dict[str, Any] = dict(family.fixed)
     if family.seed_param:
         kwargs[family.seed_param] = settings.seed
@@ -53,7 +59,9 @@ def make_estimator(
         estimator = cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"models.families: {family.estimator}({kwargs}): {exc}") from exc
-    return EncodedTargetClassifier(estimator, classes=list(settings.data.classes))
+    if not settings.data.is_classification:
+        return FloatTargetRegressor(estimator)
+    return EncodedTargetClassifier(estimator, classes=settings.data.labels)
 
 
 def clip_to_space(params: dict[str, Any], space: dict[str, ParamSpace]) -> dict[str, Any]:

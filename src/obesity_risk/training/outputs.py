@@ -69,18 +69,22 @@ def log_inputs(
 
 
 def study_summaries(
-    results: dict[str, StudyResult], candidates: dict[str, Candidate]
+    results: dict[str, StudyResult], candidates: dict[str, Candidate], metric: str = "accuracy"
 ) -> dict[str, StudySummary]:
     """One summary per completed study: its result and its candidate's held-out scores."""
-    return {
-        name: StudySummary(
+    out = {}
+    for name, r in results.items():
+        val, test = candidates[name].validation, candidates[name].test
+        out[name] = StudySummary(
             **r.model_dump(exclude={"family", "scores"}),
-            val_accuracy=candidates[name].validation.accuracy,
-            val_f1_macro=candidates[name].validation.f1_macro,
-            test_accuracy=None if candidates[name].test is None else candidates[name].test.accuracy,
+            val_accuracy=val.accuracy,
+            val_f1_macro=val.f1_macro,
+            test_accuracy=None if test is None else test.accuracy,
+            metric=metric,
+            val_score=val.value(metric),
+            test_score=None if test is None else test.value(metric),
         )
-        for name, r in results.items()
-    }
+    return out
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:

@@ -40,7 +40,7 @@ def gate_failures(
     gate, metric = settings.evaluation.gate, get_metric(settings.models.metric)
     failures = []
     accuracy = challenger.accuracy
-    if gate.min_accuracy is not None and accuracy < gate.min_accuracy:
+    if gate.min_accuracy is not None and accuracy is not None and accuracy < gate.min_accuracy:
         failures.append(f"validation accuracy {accuracy:.4f} < gate {gate.min_accuracy:.4f}")
     value = challenger.value(metric.name)
     if gate.min_score is not None and not metric.passes(value, gate.min_score):
@@ -51,6 +51,16 @@ def gate_failures(
         for now in slices:
             old = before.get((now.column, now.group))
             if old is None or min(now.rows, old.rows) < gate.min_slice_rows:
+                continue
+            if now.rmse is not None and old.rmse is not None:  # a regression: relative rise
+                rise = (now.rmse - old.rmse) / old.rmse if old.rmse > 0 else 0.0
+                if rise > gate.max_slice_drop:
+                    failures.append(
+                        f"slice {now.column}={now.group}: RMSE {now.rmse:.4g} is {rise:.1%}"
+                        f" above the champion's {old.rmse:.4g} (gate {gate.max_slice_drop:.1%})"
+                    )
+                continue
+            if now.accuracy is None or old.accuracy is None:
                 continue
             drop = old.accuracy - now.accuracy
             if drop > gate.max_slice_drop:
@@ -92,9 +102,10 @@ def decide(
     if incumbent is not None:
         try:
             scored = Predictor.configured(incumbent, settings).predict_frame(validation.X)
-            predicted = np.asarray(scored.labels, dtype=object)
-            old_accuracy = float(np.mean(predicted == validation.y.to_numpy()))
-            old_value = score(metric.name, scored.probabilities, validation.y, scored.classes)
+            predicted = scored.served
+            if scored.classes:
+                old_accuracy = float(np.mean(predicted == validation.y.to_numpy()))
+            old_value = score(metric.name, scored.outputs, validation.y, scored.classes)
             old_slices = slice_metrics(validation.X, validation.y, predicted, settings)
         except (ValueError, KeyError, TypeError, ObesityRiskError) as exc:
             logger.warning("current champion cannot score this validation data ({})", exc)

@@ -11,7 +11,9 @@ from sklearn.pipeline import Pipeline
 
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget
+from obesity_risk.data import strata
 from obesity_risk.features import build_pipeline, model_columns
+from obesity_risk.metrics import get_metric
 from obesity_risk.training.cv import cross_validate
 from obesity_risk.training.families import clip_to_space, effective_family, make_estimator
 from obesity_risk.training.splits import TrainingData
@@ -25,8 +27,9 @@ class FeatureSelection(BaseModel):
     kept: list[str]
     dropped: list[str]
     configured: list[str] | None
-    cv_accuracy_configured: float
-    cv_accuracy_kept: float
+    metric: str = "accuracy"  # models.metric, of the next two figures
+    cv_score_configured: float
+    cv_score_kept: float
     selected: list[str] | None
 
 
@@ -40,8 +43,9 @@ def select_features(
 
     Fits ``family`` (its first warm-start configuration) with *all* raw and engineered columns
     on three quarters of the fit rows, measures the accuracy drop when each column is shuffled
-    on the last quarter, then compares the CV accuracy of the kept columns with the configured
-    ``features.selected`` on the same folds. Neither the validation nor the test split is read.
+    on the last quarter (R² for a regression), then compares the CV ``models.metric`` of the
+    kept columns with the configured ``features.selected`` on the same folds. Neither the
+    validation nor the test split is read.
     """
     fam = effective_family(settings, family, budget)
     params = clip_to_space(fam.warm_start[0], fam.space) if fam.warm_start else {}
@@ -52,7 +56,11 @@ def select_features(
 
     every = pipeline_for(None)
     X_fit, X_hold, y_fit, y_hold = train_test_split(
-        data.fit.X, data.fit.y, test_size=0.25, stratify=data.fit.y, random_state=settings.seed
+        data.fit.X,
+        data.fit.y,
+        test_size=0.25,
+        stratify=strata(data.fit.y),
+        random_state=settings.seed,
     )
     every.fit(X_fit, y_fit)
     front = Pipeline(every.steps[:2])  # guard + engineered features
@@ -65,19 +73,23 @@ def select_features(
         y_hold,
         n_repeats=3,
         random_state=settings.seed,
-        scoring="accuracy",
+        scoring="accuracy" if settings.data.is_classification else "r2",
     )
     importances = dict(zip(columns, map(float, imp.importances_mean), strict=True))
     kept = [c for c in columns if importances[c] > 0]
-    configured = cross_validate(pipeline_for(settings.features.selected), data).mean("accuracy")
-    kept_cv = cross_validate(pipeline_for(kept), data).mean("accuracy")
+    metric = get_metric(settings.models.metric)
+    configured = cross_validate(pipeline_for(settings.features.selected), data, metric.name).mean(
+        metric.name
+    )
+    kept_cv = cross_validate(pipeline_for(kept), data, metric.name).mean(metric.name)
     return FeatureSelection(
         family=family,
         importances=dict(sorted(importances.items(), key=lambda kv: -kv[1])),
         kept=kept,
         dropped=[c for c in columns if c not in kept],
         configured=settings.features.selected,
-        cv_accuracy_configured=configured,
-        cv_accuracy_kept=kept_cv,
-        selected=kept if kept_cv > configured else None,
+        metric=metric.name,
+        cv_score_configured=configured,
+        cv_score_kept=kept_cv,
+        selected=kept if metric.better(kept_cv, configured) else None,
     )

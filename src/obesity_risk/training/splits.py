@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget
-from obesity_risk.data import Dataset, load_dataset, sample_stratified
+from obesity_risk.data import Dataset, load_dataset, sample_stratified, strata
 
 Fold = tuple[np.ndarray, np.ndarray]
 
@@ -111,9 +111,9 @@ class TrainingData(BaseModel):
 
 
 def make_folds(y: pd.Series, n_folds: int, seed: int) -> list[Fold]:
-    """Seeded stratified k-fold indices."""
+    """Seeded stratified k-fold indices (a numeric target: stratified on its deciles)."""
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y)), y))
+    return list(splitter.split(np.zeros(len(y)), strata(y)))
 
 
 def _cut(X: pd.DataFrame, y: pd.Series, size: float, seed: int) -> tuple[Labelled, Labelled]:
@@ -121,7 +121,7 @@ def _cut(X: pd.DataFrame, y: pd.Series, size: float, seed: int) -> tuple[Labelle
     if size <= 0:
         return Labelled(X=X, y=y), Labelled.empty_like(X, y)
     X_rest, X_cut, y_rest, y_cut = train_test_split(
-        X, y, test_size=size, stratify=y, random_state=seed
+        X, y, test_size=size, stratify=strata(y), random_state=seed
     )
     return Labelled(X=X_rest, y=y_rest), Labelled(X=X_cut, y=y_cut)
 
@@ -141,7 +141,10 @@ def _augmentation(
         frame = frame.loc[~leaked] if len(leaked) else frame
     dropped = len(external.X) - len(frame)
     X = pd.concat([frame[features]] * repeat, ignore_index=True)
-    y = pd.concat([frame["__y"].astype(str)] * repeat, ignore_index=True).rename(external.y.name)
+    target = (
+        frame["__y"] if pd.api.types.is_numeric_dtype(frame["__y"]) else frame["__y"].astype(str)
+    )
+    y = pd.concat([target] * repeat, ignore_index=True).rename(external.y.name)
     return Labelled(X=X, y=y), dropped
 
 

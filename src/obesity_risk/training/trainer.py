@@ -19,6 +19,7 @@ from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget
 from obesity_risk.errors import ConfigError
+from obesity_risk.estimators.encoded import output_columns
 from obesity_risk.features import build_pipeline
 from obesity_risk.metrics import get_metric
 from obesity_risk.registry.card import TrainingSummary
@@ -78,13 +79,14 @@ class Trainer:
         )
         card, metrics = summary.champion.card, summary.champion.card.metrics
         logger.success(
-            "champion {} v{} ({}): cv {:.4f}, validation {:.4f}, test {} -> {}",
+            "champion {} v{} ({}): {} cv {:.4f}, validation {:.4f}, test {} -> {}",
             card.family,
             card.version,
             summary.champion.alias,
-            metrics.cv_accuracy,
-            metrics.val_accuracy,
-            "n/a" if metrics.test_accuracy is None else f"{metrics.test_accuracy:.4f}",
+            metrics.metric,
+            metrics.cv_score,
+            metrics.val_score,
+            "n/a" if metrics.test_score is None else f"{metrics.test_score:.4f}",
             path,
         )
         return summary
@@ -113,8 +115,10 @@ class Trainer:
                     skipped[name] = str(exc)
             if not candidates:
                 raise NoCompletedTrialError(f"no family completed a trial: {skipped}")
-            mlflow.log_metrics({f"cv_accuracy_{n}": c.cv.accuracy for n, c in candidates.items()})
             metric = get_metric(s.models.metric)  # the best single family, on OOF only
+            mlflow.log_metrics(
+                {f"cv_{metric.name}_{n}": c.cv.value(metric.name) for n, c in candidates.items()}
+            )
             best = max(candidates.values(), key=lambda c: metric.gain(c.cv.value(metric.name), 0))
             fitted, chosen, ensemble = None, best, None
             blended = [n for n in (s.ensemble.families or candidates) if n in candidates]
@@ -127,12 +131,13 @@ class Trainer:
                 families_figure(
                     {
                         n: {
-                            "oof": c.cv.accuracy,
-                            "validation": c.validation.accuracy,
-                            "test": None if c.test is None else c.test.accuracy,
+                            "oof": c.cv.value(metric.name),
+                            "validation": c.validation.value(metric.name),
+                            "test": None if c.test is None else c.test.value(metric.name),
                         }
                         for n, c in shown.items()
-                    }
+                    },
+                    metric.name,
                 ),
                 "families.png",
             )
@@ -149,9 +154,9 @@ class Trainer:
                 rows=data.rows,
                 features={"selected": s.features.selected},
                 champion=champion,
-                studies=study_summaries(results, candidates),
+                studies=study_summaries(results, candidates, metric.name),
                 ensemble=None if fitted is None else fitted.model_dump(),
-                steps=steps(best, fitted, ensemble),
+                steps=steps(best, fitted, ensemble, metric.name),
                 skipped_families=skipped,
                 wall_s=time.perf_counter() - started,
             )
@@ -168,8 +173,8 @@ class Trainer:
             mlflow.log_dict(result.model_dump(), "feature_selection.json")
             mlflow.log_metrics(
                 {
-                    "cv_accuracy_configured": result.cv_accuracy_configured,
-                    "cv_accuracy_kept": result.cv_accuracy_kept,
+                    f"cv_{result.metric}_configured": result.cv_score_configured,
+                    f"cv_{result.metric}_kept": result.cv_score_kept,
                 }
             )
             mlflow.log_param("dropped", ",".join(result.dropped) or "-")
@@ -177,11 +182,13 @@ class Trainer:
             self.settings.reports_dir / "training" / "feature_selection.json", result.model_dump()
         )
         logger.info(
-            "feature selection: kept {}/{} columns, cv {:.4f} (configured) vs {:.4f} (kept) -> {}",
+            "feature selection: kept {}/{} columns, cv {} {:.4f} (configured) vs {:.4f} (kept)"
+            " -> {}",
             len(result.kept),
             len(result.importances),
-            result.cv_accuracy_configured,
-            result.cv_accuracy_kept,
+            result.metric,
+            result.cv_score_configured,
+            result.cv_score_kept,
             "using the kept columns" if result.selected is not None else "keeping the configured",
         )
         if result.selected is None:
@@ -228,7 +235,7 @@ class Trainer:
     ) -> tuple[BlendFit, Candidate]:
         """Blend the chosen families' pipelines with weights fitted on their OOF predictions."""
         names = list(candidates)
-        classes = [str(c) for c in candidates[names[0]].pipeline.classes_]
+        classes = output_columns(candidates[names[0]].pipeline)
         fitted = fit_blend(
             {n: candidates[n].oof for n in names},
             data.fit.y,
@@ -266,13 +273,13 @@ class Trainer:
                 s, "ensemble", model, oof, data, {"weights": fitted.members}, run.info.run_id
             )
         logger.info(
-            "ensemble {}: OOF accuracy {:.4f} (best single {} {:.4f}; blend {:.4f});"
-            " calibration {} (cross-fitted OOF log-loss {})",
+            "ensemble {}: OOF {} {:.4f} (best single {} {:.4f}); calibration {}"
+            " (cross-fitted OOF log-loss {})",
             {n: round(w, 3) for n, w in fitted.members.items()},
-            fitted.weighted_accuracy,
+            fitted.metric,
+            fitted.blend_score,
             fitted.best_single,
-            fitted.best_single_accuracy,
-            fitted.blend_accuracy,
+            fitted.best_single_score,
             method or "none",
             {}
             if fitted.calibration is None

@@ -78,7 +78,7 @@ class CVObjective:
         )
         started = time.perf_counter()
         state = "FINISHED"
-        scores: dict[str, list[float]] = {"accuracy": [], "f1_macro": []}
+        scores: dict[str, list[float]] = {}
         try:
             # the time limit never applies before a first trial has completed: a slow machine
             # still gets a result instead of a study with every trial pruned
@@ -93,11 +93,11 @@ class CVObjective:
             scores = result.per_fold()
         except optuna.TrialPruned:
             state = "KILLED"
-            scores = trial.user_attrs.get("fold_scores", {"accuracy": [], "f1_macro": []})
+            scores = trial.user_attrs.get("fold_scores", {})
             raise
         except Exception:
             state = "FAILED"
-            scores = {"accuracy": [], "f1_macro": []}
+            scores = {}
             raise
         finally:
             duration = time.perf_counter() - started
@@ -141,7 +141,8 @@ class CVObjective:
         ]
         metrics += [Metric(f"cv_{n}", float(np.mean(v)), now, 0) for n, v in scores.items() if v]
         metrics.append(Metric("duration_s", duration, now, 0))
-        metrics.append(Metric("folds_run", float(len(scores["accuracy"])), now, 0))
+        folds_run = max((len(v) for v in scores.values()), default=0)
+        metrics.append(Metric("folds_run", float(folds_run), now, 0))
         client.log_batch(
             run.info.run_id,
             metrics=metrics,

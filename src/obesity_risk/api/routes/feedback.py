@@ -6,7 +6,7 @@ event loop never parses it, and a key repeated in an object is refused.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from obesity_risk.api.bodies import request_body_schema, validate_body
 from obesity_risk.api.deps import AdminDep, ModelDep, RawBodyDep, StoreDep, TelemetryDep
 from obesity_risk.api.schemas import ADMIN_ERRORS, BODY_ERRORS, ErrorBody
+from obesity_risk.config import DataSchema
 from obesity_risk.errors import DataValidationError
 from obesity_risk.monitoring.feedback import FeedbackNotFoundError, GroundTruth, save_labels
 
@@ -22,15 +23,21 @@ MAX_LABELS = 10_000
 BYTES_PER_LABEL = 4096  # body limit of the route: MAX_LABELS x this (escaped strings fit)
 
 
-def feedback_model(classes: list[str]) -> type[BaseModel]:
+def feedback_model(classes: list[str], schema: DataSchema | None = None) -> type[BaseModel]:
     """The request body, its ``label`` typed by the task: one of ``classes`` (an enum in the
-    OpenAPI schema, so a client and a schema-driven fuzzer know what is valid)."""
-    label = Literal[tuple(classes)]  # type: ignore[valid-type]
-    truth = create_model(
-        "GroundTruth",
-        __base__=GroundTruth,
-        label=(label, Field(description="the true class of the prediction")),
-    )
+    OpenAPI schema, so a client and a schema-driven fuzzer know what is valid), or for a
+    regression (no classes) a finite number in the target's declared range."""
+    if classes:
+        label: Any = Literal[tuple(classes)]  # type: ignore[valid-type]
+        field = Field(description="the true class of the prediction")
+    else:
+        label = float
+        low = None if schema is None else schema.target_min
+        high = None if schema is None else schema.target_max
+        field = Field(
+            description="the true value of the target", allow_inf_nan=False, ge=low, le=high
+        )
+    truth = create_model("GroundTruth", __base__=GroundTruth, label=(label, field))
     return create_model(
         "FeedbackRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -45,10 +52,10 @@ class FeedbackResult(BaseModel):
     stored: int
 
 
-def build_router(classes: list[str]) -> APIRouter:
-    """``POST /feedback`` for a model of ``classes``."""
+def build_router(classes: list[str], schema: DataSchema | None = None) -> APIRouter:
+    """``POST /feedback`` for a model of ``classes`` (none: a regression of ``schema``)."""
     router = APIRouter(tags=["monitoring"])
-    request = feedback_model(classes)
+    request = feedback_model(classes, schema)
 
     @router.post(
         "/feedback",
@@ -58,7 +65,11 @@ def build_router(classes: list[str]) -> APIRouter:
             **BODY_ERRORS,
             **ADMIN_ERRORS,
             404: {"model": ErrorBody, "description": "a label names a prediction not in the log"},
-            422: {"model": ErrorBody, "description": "a label is not one of the model's classes"},
+            422: {
+                "model": ErrorBody,
+                "description": "a label is not one of the model's classes (a regression: not a"
+                " finite number in the target's range)",
+            },
             503: {"model": ErrorBody, "description": "the prediction log is off or unavailable"},
         },
         openapi_extra={"requestBody": request_body_schema(request, inline=True)},

@@ -19,11 +19,18 @@ from obesity_risk.api.deps import RawBodyDep, ServingDep
 from obesity_risk.api.idempotent import REPLAYED, IdempotencyKey, idempotent, retried, store_errors
 from obesity_risk.api.jsonkeys import UniqueKeysDep
 from obesity_risk.api.responses import FastJSONResponse
-from obesity_risk.api.schemas import BODY_ERRORS, BatchResponse, ErrorBody, PredictionResponse
+from obesity_risk.api.schemas import (
+    BODY_ERRORS,
+    BatchResponse,
+    ErrorBody,
+    PredictionResponse,
+    ValueBatchResponse,
+    ValuePredictionResponse,
+)
 from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
 from obesity_risk.monitoring.idempotency import Idempotent
-from obesity_risk.serving.predictor import ExplainError, Predictor
+from obesity_risk.serving.predictor import ExplainError, Predictions, Predictor
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     **BODY_ERRORS,
@@ -57,13 +64,37 @@ Explain = Annotated[
 
 @dataclass
 class _Scored:
-    """One request's predictions, before logging."""
+    """One request's predictions, before logging: per record the logged label and outputs
+    (a regression's: the value as exact text, and its interval) and the answered fields."""
 
     request_id: str
     records: list[dict[str, Any]]
     labels: list[str]
     rows: list[dict[str, float]]
-    explanations: list[dict[str, Any]] | None = None
+    answers: list[dict[str, Any]]
+    values: list[float] | None = None  # a regression: the served values
+
+
+def _answers(out: Predictions, threshold: float | None) -> list[dict[str, Any]]:
+    """Each record's answer fields: label and probabilities (and a binary model's threshold),
+    or a regression's value and interval."""
+    if out.values is None:
+        classes = out.classes
+        rows = [dict(zip(classes, r, strict=True)) for r in out.probabilities.tolist()]
+        extra = {} if threshold is None else {"threshold": threshold}
+        return [
+            {"label": lab, "probabilities": p, **extra}
+            for lab, p in zip(out.labels, rows, strict=True)
+        ]
+    if out.lower is None or out.upper is None:
+        return [{"prediction": v} for v in out.values.tolist()]
+    return [
+        {
+            "prediction": float(v),
+            "interval": {"lower": float(lo), "upper": float(up), "coverage": out.coverage},
+        }
+        for v, lo, up in zip(out.values, out.lower, out.upper, strict=True)
+    ]
 
 
 def _score(
@@ -84,13 +115,21 @@ def _score(
         except ExplainError as exc:
             raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, str(exc)) from exc
         explained = [item.model_dump() for item in items]
-    classes = out.classes
-    rows = [dict(zip(classes, map(float, row), strict=True)) for row in out.probabilities.tolist()]
     if out.unknown:
         logger.warning("request {}: categories unseen in training: {}", request_id, out.unknown)
         for column, count in out.unknown.items():
             telemetry.unknown_categories.labels(column).inc(count)
-    return _Scored(request_id, records, out.labels, rows, explained)
+    answers = _answers(out, predictor.threshold)
+    if explained is not None:
+        answers = [{**a, "explanation": e} for a, e in zip(answers, explained, strict=True)]
+    if out.values is None:
+        rows = [{c: a["probabilities"][c] for c in out.classes} for a in answers]
+        return _Scored(request_id, records, out.labels, rows, answers)
+    # the log keeps a regression's value as exact text (repr round-trips) and its interval
+    values = [float(v) for v in out.values]
+    rows = [a.get("interval", {}) for a in answers]
+    rows = [{"lower": r["lower"], "upper": r["upper"]} if r else {} for r in rows]
+    return _Scored(request_id, records, [repr(v) for v in values], rows, answers, values)
 
 
 def _body(scored: _Scored, predictor: Predictor, settings: Settings) -> dict[str, Any]:
@@ -99,12 +138,7 @@ def _body(scored: _Scored, predictor: Predictor, settings: Settings) -> dict[str
         "request_id": scored.request_id,
         "model_name": settings.tracking.registered_model,
         "model_version": predictor.version,
-        "predictions": [
-            {"label": lab, "probabilities": p}
-            if scored.explanations is None
-            else {"label": lab, "probabilities": p, "explanation": scored.explanations[i]}
-            for i, (lab, p) in enumerate(zip(scored.labels, scored.rows, strict=True))
-        ],
+        "predictions": scored.answers,
     }
 
 
@@ -118,16 +152,23 @@ def _answer(
     """The acknowledged response, its predictions counted; a retry gets the original one."""
     if replay is not None:
         return Response(replay, media_type="application/json", headers={REPLAYED: "true"})
-    for label, count in Counter(scored.labels).items():
-        telemetry.predictions.labels(label).inc(count)
+    if scored.values is not None:
+        for value in scored.values:
+            telemetry.served_values.observe(value)
+    else:
+        for label, count in Counter(scored.labels).items():
+            telemetry.predictions.labels(label).inc(count)
     if once is not None:  # already encoded for the log
         return Response(once.response, media_type="application/json")
     return FastJSONResponse(body)
 
 
-def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
-    """Routes typed with the record model generated from the data schema."""
+def build_router(record: type[BaseModel], max_batch: int, regression: bool = False) -> APIRouter:
+    """Routes typed with the record model generated from the data schema, answering the
+    configured task's response (a class and probabilities, or a value and its interval)."""
     router = APIRouter(tags=["predict"])
+    single = ValuePredictionResponse if regression else PredictionResponse
+    batch = ValueBatchResponse if regression else BatchResponse
     batch_model = create_model(
         "BatchRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -136,7 +177,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
 
     @router.post(
         "/predict",
-        response_model=PredictionResponse,
+        response_model=single,
         responses=ERRORS,
         dependencies=[UniqueKeysDep],
     )
@@ -179,7 +220,7 @@ def build_router(record: type[BaseModel], max_batch: int) -> APIRouter:
 
     @router.post(
         "/predict/batch",
-        response_model=BatchResponse,
+        response_model=batch,
         responses={
             **ERRORS,
             413: {
