@@ -186,12 +186,48 @@ def test_another_dataset_inherits_nothing_of_obesity(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("data", "task"),
-    [({"classes": ["no", "yes"]}, "binary"), ({"classes": ["a", "b", "c"]}, "multiclass")],
+    [
+        ({"classes": ["no", "yes"]}, "binary"),
+        ({"classes": ["a", "b", "c"]}, "multiclass"),
+        ({}, "regression"),
+    ],
 )
 def test_the_task_is_inferred_from_the_classes(tmp_path: Path, data: dict, task: str) -> None:
     base = {"train_file": "t.csv", "target": "y", "columns": {"x": {"type": "numeric"}}}
-    assert load_settings(data=base | data).data.task == task
+    settings = load_settings(data=base | data)
+    assert settings.data.task == task
     assert load_settings(data=base | data | {"task": task}).data.task == task
+    # an unset models.metric is the task's default, in its direction
+    assert settings.models.metric == ("rmse" if task == "regression" else "accuracy")
+
+
+@pytest.mark.parametrize(
+    ("task", "metric", "message"),
+    [
+        ("regression", "accuracy", "models.metric: accuracy does not measure a regression task"),
+        ("multiclass", "rmse", "models.metric: rmse does not measure a multiclass task"),
+        ("multiclass", "roc_auc", "use one of accuracy, balanced_accuracy, f1_macro, log_loss"),
+    ],
+)
+def test_a_metric_of_another_task_is_refused(task: str, metric: str, message: str) -> None:
+    data = {"train_file": "t.csv", "target": "y", "columns": {"x": {"type": "numeric"}}}
+    if task != "regression":
+        data["classes"] = ["a", "b", "c"]
+    with pytest.raises(ConfigError, match=message):
+        load_settings(data=data, models={"metric": metric})
+
+
+def test_a_regression_needs_every_family_to_have_a_regressor() -> None:
+    data = {"train_file": "t.csv", "target": "y", "columns": {"x": {"type": "numeric"}}}
+    families = {"svm": {"estimator": "sklearn.svm.SVC"}}
+    with pytest.raises(ConfigError, match="svm have no regression variant"):
+        load_settings(data=data, models={"families": families})
+    bounded = load_settings(data=data | {"target_min": 0, "target_max": 10})
+    assert (bounded.data.target_min, bounded.data.target_max) == (0, 10)
+    with pytest.raises(ConfigError, match="target_min must not exceed target_max"):
+        load_settings(data=data | {"target_min": 10, "target_max": 0})
+    with pytest.raises(ConfigError, match="a regression only"):
+        load_settings(data=data | {"classes": ["a", "b"], "target_min": 0})
 
 
 @pytest.mark.parametrize(
@@ -202,7 +238,6 @@ def test_the_task_is_inferred_from_the_classes(tmp_path: Path, data: dict, task:
         ({"task": "multiclass"}, "task is multiclass: classes must list the target's classes"),
         ({"task": "regression", "classes": ["a", "b"]}, "task is regression but classes lists 2"),
         ({"task": "ranking", "classes": ["a", "b"]}, "data.task: Input should be 'multiclass'"),
-        ({}, "task is regression (no classes listed: a numeric target), which this version"),
     ],
 )
 def test_a_task_that_contradicts_the_classes_is_one_clear_error(

@@ -60,10 +60,12 @@ def test_directions() -> None:
 
 
 def test_roc_auc_on_a_multiclass_task_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"models\.metric: roc_auc needs a binary task"):
+    with pytest.raises(ConfigError, match=r"models\.metric: roc_auc does not measure a multi"):
         load_settings(models={"metric": "roc_auc"}, logging={"file": False})
-    with pytest.raises(ConfigError, match=r"models\.metric: Input should be 'accuracy'"):
+    with pytest.raises(ConfigError, match=r"models\.metric: rmse does not measure a multiclass"):
         load_settings(models={"metric": "rmse"}, logging={"file": False})
+    with pytest.raises(ConfigError, match=r"models\.metric: Input should be 'accuracy'"):
+        load_settings(models={"metric": "mape"}, logging={"file": False})
 
 
 def test_a_threshold_decides_binary_labels_and_auto_finds_the_best() -> None:

@@ -81,8 +81,7 @@ def test_binary_targets_with_numbers_for_classes_read_back(tmp_path: Path) -> No
     ("target", "options", "message"),
     [
         ("nope", {}, "column 'nope' is not in"),
-        ("amount", {}, "is numeric with 200 distinct values (a regression)"),
-        ("amount", {"task": "regression"}, "which this version does not train or serve yet"),
+        ("one", {"task": "regression"}, "--task regression: target 'one' holds text"),
         ("kind", {"task": "binary"}, "--task binary: target 'kind' has 3 classes"),
         ("one", {}, "target 'one' has a single class"),
         ("text", {}, "too many for classes"),
