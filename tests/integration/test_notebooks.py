@@ -14,6 +14,8 @@ import httpx
 import papermill as pm
 import pytest
 
+from tests.helpers.cli import cli
+from tests.helpers.datasets import make_homes, make_stays
 from tests.helpers.net import free_port
 from tests.helpers.paths import isolated_paths
 
@@ -64,6 +66,59 @@ def test_all_notebooks_execute_in_order(tmp_path: Path, monkeypatch: pytest.Monk
     summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
     assert summary["champion"]["card"]["family"] in {"dt", "lgbm", "ensemble"}
     assert (tmp_path / "reports/monitoring/index.html").is_file()
+
+
+OTHER_TASKS = {  # generator, target, extra `init` options
+    "binary": (make_stays, "long_stay", ["--ordered", "severity=low,medium,high"]),
+    "regression": (make_homes, "price", ["--ordered", "condition=poor,fair,good"]),
+}
+
+
+@pytest.mark.parametrize("task", list(OTHER_TASKS))
+def test_the_notebooks_run_unchanged_on_another_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    """The same four notebooks on a config `obesity-risk init` wrote for a binary or a
+    regression dataset: nothing in them belongs to the obesity data."""
+    make, target, options = OTHER_TASKS[task]
+    train, current, config = tmp_path / "train.csv", tmp_path / "current.csv", tmp_path / "c.yaml"
+    make(900, 0).to_csv(train, index=False)
+    make(300, 1).to_csv(current, index=False)
+    result = cli("init", str(train), "--target", target, *options, "-o", str(config))
+    assert result.returncode == 0, result.stderr
+    for key, value in isolated_paths(tmp_path).items():
+        monkeypatch.setenv(f"OBESITY_RISK__PATHS__{key.upper()}", value)
+    monkeypatch.setenv("OBESITY_RISK_CONFIG", str(config))
+    monkeypatch.setenv("OBESITY_RISK__LOGGING__FILE", "false")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    figures = tmp_path / "figures"
+    params = {
+        "01-eda.ipynb": {"sample_rows": None, "figures_dir": str(figures)},
+        "02-data-processing.ipynb": {"sample_rows": 600},
+        "03-experiments.ipynb": {
+            "budget": "smoke",
+            "families": "dt,lgbm",
+            "height_weight_rows": 600,
+        },
+        "04-monitoring.ipynb": {"current_csv": str(current)},
+    }
+    for name, parameters in params.items():
+        pm.execute_notebook(
+            str(NOTEBOOKS / name),
+            str(tmp_path / name),
+            parameters=parameters,
+            cwd=str(NOTEBOOKS),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+    assert len(list(figures.glob("eda-*.png"))) == 6
+    summary = json.loads((tmp_path / "reports/training/summary.json").read_text())
+    assert summary["champion"]["card"]["task"] == task
+    performance = sorted((tmp_path / "reports/monitoring").glob("*-performance.json"))
+    assert performance, "04 built a performance report on the labelled current file"
+    executed = json.loads((tmp_path / "03-experiments.ipynb").read_text())
+    shown = json.dumps([c.get("outputs", []) for c in executed["cells"]])
+    assert ("3-fold CV rmse" in shown) == (task == "regression")
 
 
 def test_jupyterlab_requires_its_token(tmp_path: Path) -> None:

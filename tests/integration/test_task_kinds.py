@@ -97,6 +97,7 @@ def test_a_data_only_config_runs_every_stage(tmp_path: Path, task: str) -> None:
         tmp_path, store, OBESITY_RISK_CONFIG=str(config), OBESITY_RISK__SERVING__ADMIN_TOKEN=TOKEN
     ) as base:
         one = httpx.post(f"{base}/predict?explain=true", json=records[0], timeout=30).json()
+        assert one.get("threshold") == threshold  # a binary answer names its threshold
         why = one["explanation"]
         assert why["value"] == pytest.approx(one["probabilities"][one["label"]], abs=1e-12)
         total = why["base_value"] + sum(why["contributions"].values()) + why["other"]
@@ -154,6 +155,11 @@ def test_a_regression_runs_every_stage(tmp_path: Path) -> None:
     assert {s["column"] for s in card["slices"]} == {"district", "condition"}
     assert all(s["rmse"] > 0 and s["accuracy"] is None for s in card["slices"])
     assert summary["champion"]["promoted"], summary["champion"]["reason"]
+    from mlflow import MlflowClient
+
+    tracking = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    logged = tracking.get_logged_model(summary["champion"]["logged_model_uri"].split("/")[-1])
+    assert {"val_rmse", "test_r2"} <= {m.key for m in logged.metrics}  # the Models tab's figures
     _regression_served(tmp_path, config, env, card)
 
 

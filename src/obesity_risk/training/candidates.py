@@ -105,9 +105,10 @@ def measure(
         for k, v in m.model_dump().items()
         if v is not None  # roc_auc: binary tasks only; regression: no accuracy
     }
-    mlflow.log_metrics(logged)
-    _log_figures(name, pipeline, oof, data, bins)
     model_info = registry.log_pipeline(pipeline, data.validation.X)
+    # linked to the logged model too: MLflow's Models tab lists them beside each model
+    mlflow.log_metrics(logged, model_id=model_info.model_id)
+    _log_figures(name, pipeline, oof, data, bins)
     return Candidate(
         name=name,
         pipeline=pipeline,
