@@ -174,10 +174,8 @@ def _documents_regression(base: str) -> None:
     assert truth["type"] == "number"
 
 
-def _regression_served(tmp_path: Path, config: Path, env: dict, card: dict) -> None:
-    """The trained regression through the CLI, the API and the reports."""
-    metrics = card["metrics"]
-    fresh = make_homes(300, 1)
+def _regression_scored(tmp_path: Path, env: dict, fresh: pd.DataFrame, half: float) -> pd.DataFrame:
+    """`obesity-risk predict` (pandas, then Dask) on fresh rows: values, interval, id, rejects."""
     features = fresh.drop(columns="price")
     batch_csv, out = tmp_path / "batch.csv", tmp_path / "scored.csv"
     features.to_csv(batch_csv, index=False)
@@ -186,8 +184,30 @@ def _regression_served(tmp_path: Path, config: Path, env: dict, card: dict) -> N
     scored = pd.read_csv(out)
     assert list(scored.columns) == ["home", "prediction", "lower", "upper", "model_version"]
     assert scored["home"].tolist() == fresh["home"].tolist()
-    half = card["interval"]["half_width"]
     assert (scored["upper"] - scored["prediction"]).to_numpy() == pytest.approx(half)
+    # Dask batch scoring: the same columns, the id kept, a bad row rejected (never dropped)
+    features.assign(area=features["area"].where(features.index != 7, -5.0)).to_csv(
+        batch_csv, index=False
+    )
+    parts = tmp_path / "parts"
+    result = cli("predict", "-i", str(batch_csv), "-o", str(parts), "--engine", "dask", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    dask = pd.concat([pd.read_parquet(p) for p in sorted(parts.glob("part-*.parquet"))])
+    assert list(dask.columns) == ["home", "prediction", "lower", "upper", "model_version"]
+    assert dask["home"].tolist() == [h for i, h in enumerate(fresh["home"]) if i != 7]
+    kept = scored.drop(index=7)
+    assert dask["prediction"].to_numpy() == pytest.approx(kept["prediction"].to_numpy(), abs=1e-9)
+    rejects = pd.read_csv(parts / "rejects.csv")
+    assert rejects["home"].tolist() == [fresh["home"][7]] and "area" in rejects["problems"][0]
+    return scored
+
+
+def _regression_served(tmp_path: Path, config: Path, env: dict, card: dict) -> None:
+    """The trained regression through the CLI, the API and the reports."""
+    metrics, half = card["metrics"], card["interval"]["half_width"]
+    fresh = make_homes(300, 1)
+    features = fresh.drop(columns="price")
+    scored = _regression_scored(tmp_path, env, fresh, half)
 
     store = f"sqlite:///{tmp_path}/predictions.db"
     records = features.drop(columns="home").to_dict(orient="records")
@@ -221,7 +241,12 @@ def _regression_served(tmp_path: Path, config: Path, env: dict, card: dict) -> N
         feedback = httpx.post(f"{base}/feedback", json={"labels": labels}, headers=AUTH)
         assert feedback.status_code == 200 and feedback.json() == {"stored": len(labels)}
         exposed = httpx.get(f"{base}/metrics", timeout=30).text
-        assert "obesity_risk_served_values_bucket" in exposed
+        counted = [
+            line
+            for line in exposed.splitlines()
+            if line.startswith("obesity_risk_served_values_count")
+        ]
+        assert counted and float(counted[0].split()[-1]) == 1 + len(records)  # single + batch
         page = httpx.get(f"{base}/model/card", timeout=30).text
         assert "RMSE" in page and 'id="residuals"' in page and "coverage achieved" in page
         assert "accuracy" not in page.split("<h2>Metrics</h2>")[1].split("<h2>Slices")[0]

@@ -180,3 +180,14 @@ def test_regression_targets_are_numbers_in_the_declared_range(tmp_path) -> None:
     with pytest.raises(DataValidationError, match="price"):
         load_dataset(path, settings.data)
     assert isinstance(strata(pd.Series(["a", "b"])).iloc[0], str)  # labels stratify as they are
+
+
+def test_a_model_of_another_task_is_refused_at_load(homes) -> None:
+    """A regressor served under the obesity classifier's config fails to load with one line
+    (the API stays up, not ready, with that reason) instead of answering the wrong shape."""
+    from obesity_risk.registry.client import ModelLoadError
+
+    _, _, _, pipelines = homes
+    card = ModelCard(name="homes", family="lgbm", task="regression")
+    with pytest.raises(ModelLoadError, match="predicts a regression, the config classes"):
+        Predictor.configured(LoadedModel(pipelines["lgbm"], "homes-export", card), quiet_settings())

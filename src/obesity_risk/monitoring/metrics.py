@@ -83,6 +83,8 @@ def _report_families(latest: list[ReportSummary]) -> Iterator[GaugeMetricFamily]
     column = _family("column_drift_score", "Per-column drift score", ["kind", "column"])
     accuracy = _family("accuracy", "Accuracy on labelled live traffic (newest report)", [])
     drop = _family("accuracy_drop", "Validation accuracy minus live accuracy", [])
+    rmse = _family("rmse", "A regression's RMSE on labelled live traffic (newest report)", [])
+    ratio = _family("rmse_ratio", "A regression's live RMSE over its validation RMSE", [])
     for report in latest:
         kind = report.kind
         if (when := _timestamp(report.created_at)) is not None:
@@ -100,7 +102,11 @@ def _report_families(latest: list[ReportSummary]) -> Iterator[GaugeMetricFamily]
             accuracy.add_metric([], value)
         if (value := _number(report.accuracy_drop)) is not None:
             drop.add_metric([], value)
-    yield from (stamp, rows, share, drifted, column, accuracy, drop)
+        if (value := _number(report.rmse)) is not None:
+            rmse.add_metric([], value)
+        if (value := _number(report.rmse_ratio)) is not None:
+            ratio.add_metric([], value)
+    yield from (stamp, rows, share, drifted, column, accuracy, drop, rmse, ratio)
 
 
 def _rule_families(latest: list[ReportSummary]) -> Iterator[GaugeMetricFamily]:

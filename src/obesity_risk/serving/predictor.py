@@ -27,7 +27,7 @@ from obesity_risk.estimators.encoded import output_columns, outputs
 from obesity_risk.metrics import labels_of
 from obesity_risk.records import record_model
 from obesity_risk.registry.card import ModelCard
-from obesity_risk.registry.client import LoadedModel
+from obesity_risk.registry.client import LoadedModel, ModelLoadError
 from obesity_risk.serving.compiled_blend import CompiledBlend
 from obesity_risk.serving.explain import Explanation, explain_blend, explain_member, served
 from obesity_risk.serving.fastpath import CompiledPipeline, UnsupportedPipelineError
@@ -104,8 +104,19 @@ class Predictor:
 
     @classmethod
     def configured(cls, model: LoadedModel, settings: Settings) -> Predictor:
-        """A predictor with the configuration's schema and serving threads."""
-        return cls(model, settings.data, settings.serving.model_threads)
+        """A predictor with the configuration's schema and serving threads.
+
+        Raises:
+            ModelLoadError: the model answers another task or other classes than the
+                configuration declares (a regression served under a classifier's schema).
+        """
+        predictor = cls(model, settings.data, settings.serving.model_threads)
+        declared = settings.data.labels
+        if set(predictor.classes) != set(declared):
+            what = f"classes {predictor.classes}" if predictor.classes else "a regression"
+            wanted = f"classes {declared}" if declared else "a regression (data.task)"
+            raise ModelLoadError(f"{model.source}: the model predicts {what}, the config {wanted}")
+        return predictor
 
     @classmethod
     def from_pipeline(
