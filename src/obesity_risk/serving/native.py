@@ -124,7 +124,7 @@ def native_proba(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
         return None  # a class missing from training: keep the wrapper's column mapping
     module = type(inner).__module__
     binary = len(fitted) == 2
-    regression = not len(fitted)  # a regressor: one output column, the value
+    regression = fitted.size == 0  # a regressor: one output column, the value
 
     def expand(p: np.ndarray) -> np.ndarray:
         if regression:

@@ -30,12 +30,10 @@ def fit_weights(probas: Sequence[np.ndarray], y: np.ndarray, classes: list[str])
     if len(probas) == 1:
         return [1.0]
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas])
-    if classes:
-        index = {c: i for i, c in enumerate(classes)}
-        truth = np.array([index[v] for v in y])
-        rows = np.arange(len(truth))
-    else:
-        values = np.asarray(y, dtype=np.float64)
+    index = {c: i for i, c in enumerate(classes)}
+    truth = np.array([index[v] for v in y]) if classes else np.zeros(0, dtype=np.intp)
+    rows = np.arange(len(truth))
+    values = np.zeros(0) if classes else np.asarray(y, dtype=np.float64)
 
     def loss(theta: np.ndarray) -> float:
         w = np.exp(theta - theta.max())

@@ -87,7 +87,7 @@ def residual_bins(predicted: np.ndarray, y: Any, bins: int = 10) -> list[dict[st
     mean prediction and the 5th, 50th and 95th percentile of true - predicted."""
     values = np.asarray(predicted, dtype=np.float64).reshape(-1)
     residual = np.asarray(y, dtype=np.float64) - values
-    if not len(values):
+    if values.size == 0:
         return []
     order = np.argsort(values, kind="stable")
     out = []
