@@ -4,7 +4,8 @@
 
 ``POST /predict`` validates the body with the record model generated from ``data.yaml`` (as
 the API does) and answers a constant prediction of the same shape (``request_id``,
-``model_name``, ``model_version``, ``label``, ``probabilities``) serialized by orjson. No
+``model_name``, ``model_version``, ``label``, ``probabilities``; a regression's ``prediction``
+and ``interval``) serialized by orjson. No
 model, no log, no metrics: what FastAPI + pydantic + uvicorn cost on this machine.
 """
 
@@ -25,8 +26,12 @@ def create_app() -> FastAPI:
     """The ceiling app (built by uvicorn's factory call)."""
     settings = load_settings()
     record = record_model(settings.data)
-    classes = list(settings.data.classes)
-    share = 1.0 / len(classes)
+    classes = settings.data.labels
+    answer: dict[str, Any] = (  # the configured task's answer: a class, or a value + interval
+        {"label": classes[0], "probabilities": dict.fromkeys(classes, 1.0 / len(classes))}
+        if classes
+        else {"prediction": 1.0, "interval": {"lower": 0.5, "upper": 1.5, "coverage": 0.9}}
+    )
     app = FastAPI(title="serving ceiling (no model)")
 
     async def predict(body: Any) -> Response:
@@ -37,8 +42,7 @@ def create_app() -> FastAPI:
                     "request_id": uuid.uuid4().hex,
                     "model_name": settings.tracking.registered_model,
                     "model_version": "ceiling",
-                    "label": classes[0],
-                    "probabilities": dict.fromkeys(classes, share),
+                    **answer,
                 }
             ),
             media_type="application/json",

@@ -86,8 +86,12 @@ def per_call(fn: Callable[[], Any], repeat: int, warmup: int = 50) -> float:
     return float(np.median(times))
 
 
-def stage_timings(predictor: Any, record: dict, tmp: Path, repeat: int = 2000) -> dict[str, float]:
-    """Milliseconds per stage of one request, the true floor, and their sum."""
+def stage_timings(
+    predictor: Any, record: dict, tmp: Path, repeat: int = 2000, batch: list[dict] | None = None
+) -> dict[str, float]:
+    """Milliseconds per stage of one request, the true floor, and their sum; with ``batch``
+    (16 records) also the booster's floor on 16 prepared rows, one thread (what one shared
+    model call of 16 waiting requests costs at least)."""
     from obesity_risk.api.telemetry import Telemetry
     from obesity_risk.monitoring.store import PredictionStore
     from obesity_risk.serving.native import LightGBMRows
@@ -139,6 +143,12 @@ def stage_timings(predictor: Any, record: dict, tmp: Path, repeat: int = 2000) -
             # LightGBM's single-row C API on the prepared row, nothing around it
             "single_row_c_api_one_thread": per_call(lambda: single_row(row), repeat),
         }
+        if batch:
+            sixteen = compiled.transform(batch[:16])
+            ms["booster_predict_16_rows_one_thread"] = per_call(
+                lambda: booster.predict(sixteen, num_threads=1), repeat // 2
+            )
+            ms["features_16_records"] = per_call(lambda: compiled.transform(batch[:16]), repeat)
     finally:
         store.close()
     ms = {k: v * 1000 for k, v in ms.items()}

@@ -191,7 +191,8 @@ def _regression_scored(tmp_path: Path, env: dict, fresh: pd.DataFrame, half: flo
     )
     parts = tmp_path / "parts"
     result = cli("predict", "-i", str(batch_csv), "-o", str(parts), "--engine", "dask", env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 4, result.stderr[-3000:]  # 4: scored, with rejects (said so)
+    assert "1 row(s) rejected" in result.stderr
     dask = pd.concat([pd.read_parquet(p) for p in sorted(parts.glob("part-*.parquet"))])
     assert list(dask.columns) == ["home", "prediction", "lower", "upper", "model_version"]
     assert dask["home"].tolist() == [h for i, h in enumerate(fresh["home"]) if i != 7]

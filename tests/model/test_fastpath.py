@@ -72,3 +72,22 @@ def test_unsupported_step_is_refused(small_pipeline) -> None:
     ct.transformers_[0] = (name, MinMaxScaler().fit(np.zeros((2, len(columns)))), columns)
     with pytest.raises(UnsupportedPipelineError, match="no compiled form for MinMaxScaler"):
         CompiledPipeline(broken)
+
+
+def test_the_one_row_path_equals_the_many_row_transform_on_every_row(
+    small_pipeline, uci_records
+) -> None:
+    """`transform_one` (what one record takes) builds exactly the row the many-row transform
+    builds for it, including unknown categories (all-zero one-hot) and unseen ordinals."""
+    X, records = uci_records
+    compiled = CompiledPipeline(small_pipeline)
+    many = compiled._transform(  # pylint: disable=protected-access
+        len(records), lambda name: np.array([r[name] for r in records], dtype=object)
+    )
+    for i, record in enumerate(records):
+        np.testing.assert_array_equal(compiled.transform_one(record), many[[i]])
+    odd = {**records[0], "MTRANS": "Teleport", "CAEC": "Never"}
+    expected = Pipeline(small_pipeline.steps[:-1]).transform(
+        X.head(1).assign(MTRANS="Teleport", CAEC="Never")
+    )
+    np.testing.assert_array_equal(compiled.transform_one(odd), expected)
