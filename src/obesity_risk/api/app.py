@@ -22,6 +22,7 @@ from fastapi_offline import FastAPIOffline
 from loguru import logger
 
 from obesity_risk import __version__
+from obesity_risk.api.batching import MicroBatcher
 from obesity_risk.api.deps import BYTES_PER_RECORD
 from obesity_risk.api.guard import RequestGuard
 from obesity_risk.api.model import ModelHolder
@@ -110,6 +111,8 @@ def _lifespan(settings: Settings, holder: ModelHolder, telemetry: Telemetry) -> 
                     await anyio.to_thread.run_sync(store.close)
                 if getattr(app.state, "jobs", None) is not None:
                     app.state.jobs.close()
+                if getattr(app.state, "batcher", None) is not None:
+                    app.state.batcher.close()
 
     return lifespan
 
@@ -143,6 +146,12 @@ def create_app(
     app.state.telemetry = telemetry
     app.state.store = None
     app.state.jobs = None
+    batching = settings.serving.batching
+    app.state.batcher = (
+        MicroBatcher(batching.max_batch, batching.max_wait_ms, telemetry.batch_records.observe)
+        if batching.enabled
+        else None
+    )
     record = record_model(settings.data)
     app.include_router(
         predict_routes.build_router(

@@ -13,7 +13,7 @@ the requests of its batch; a request whose client went away is skipped, never st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +31,14 @@ class _Waiting:
 class MicroBatcher:
     """Scores concurrent single-record requests in shared model calls."""
 
-    def __init__(self, max_batch: int = 32, max_wait_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        max_batch: int = 32,
+        max_wait_ms: float = 0.0,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
         self.max_batch = max_batch
+        self.observe = observe  # told each call's batch size (the service's histogram)
         self.max_wait_s = max_wait_ms / 1000.0
         self._waiting: list[_Waiting] = []
         self._draining = False
@@ -78,6 +84,8 @@ class MicroBatcher:
                     continue
                 self.batches += 1
                 self.records += len(batch)
+                if self.observe is not None:
+                    self.observe(len(batch))
                 for i, w in enumerate(batch):
                     if not w.future.done():  # a cancelled request (client gone) is skipped
                         w.future.set_result(out[i])

@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
+from obesity_risk.api.batching import MicroBatcher
 from obesity_risk.api.model import ModelHolder
 from obesity_risk.api.telemetry import Telemetry
 from obesity_risk.config import Settings
@@ -122,12 +123,15 @@ class Serving:
     store: PredictionStore | None
     telemetry: Telemetry
     settings: Settings
+    batcher: MicroBatcher | None = None  # serving.batching: shared model calls of /predict
 
 
 async def get_serving(request: Request) -> Serving:
     """The current model (or 503 with the reason there is none), the log, metrics, settings."""
     state = request.app.state
-    return Serving(await get_model(state.holder), state.store, state.telemetry, state.settings)
+    return Serving(
+        await get_model(state.holder), state.store, state.telemetry, state.settings, state.batcher
+    )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -72,6 +72,12 @@ class Telemetry:  # pylint: disable=too-many-instance-attributes
             buckets=VALUE_BUCKETS,
             registry=registry,
         )
+        self.batch_records = Histogram(
+            P + "model_batch_records",
+            "Records per shared model call of POST /predict (micro-batching)",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 255),
+            registry=registry,
+        )
         self.unknown_categories = Counter(
             P + "unknown_categories",
             "Input values never seen in training, per column",

@@ -127,6 +127,14 @@ class StoreConfig(Strict):
     retry_after_s: int = Field(2, ge=1)
 
 
+class BatchingConfig(Strict):
+    """Micro-batching of concurrent ``POST /predict`` requests (per worker process)."""
+
+    enabled: bool = True
+    max_batch: int = Field(32, ge=1, le=255)  # records per shared model call
+    max_wait_ms: float = Field(0.0, ge=0.0, le=50.0)  # extra wait for stragglers (2+ waiting)
+
+
 class ServingConfig(Strict):
     """The FastAPI service."""
 
@@ -151,6 +159,7 @@ class ServingConfig(Strict):
     body_timeout_s: float = Field(30.0, gt=0)  # a request body, from its headers
     keep_alive_s: int = Field(5, ge=1)  # an idle keep-alive connection is closed after this
     max_connections: int = Field(256, ge=1)  # per worker; beyond: 503 (uvicorn limit_concurrency)
+    batching: BatchingConfig = BatchingConfig()
 
     @field_validator("admin_token", "metrics_token")
     @classmethod

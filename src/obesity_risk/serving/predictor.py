@@ -194,6 +194,18 @@ class Predictor:
             unknown = self._unknown(frame)
         return self._predictions(proba, unknown)
 
+    def predict_each(self, records: Sequence[Mapping[str, Any]]) -> list[Predictions]:
+        """One :class:`Predictions` per record from one model call (micro-batching): each
+        row, and its count of unseen categories, exactly what the record gets alone."""
+        if self.compiled is not None:
+            proba = np.asarray(self.compiled.predict_proba(records), dtype=np.float64)
+            unknown = [self.compiled.unknown_counts([r]) for r in records]
+        else:
+            frame = pd.DataFrame.from_records(list(records), columns=list(self.schema.columns))
+            proba = outputs(self.model.pipeline, frame)
+            unknown = [self._unknown(frame.iloc[[i]]) for i in range(len(frame))]
+        return [self._predictions(proba[i : i + 1], unknown[i]) for i in range(len(records))]
+
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         """Score a validated frame (the fast path reads its columns without copying rows)."""
         if frame.empty:

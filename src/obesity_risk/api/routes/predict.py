@@ -105,7 +105,6 @@ def _score(
 ) -> _Scored:
     """Score validated records (explained when ``explain_top`` is set); count categories never
     seen in training."""
-    request_id = uuid.uuid4().hex
     explained = None
     if explain_top is None:
         out = predictor.predict_records(records)
@@ -115,6 +114,19 @@ def _score(
         except ExplainError as exc:
             raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, str(exc)) from exc
         explained = [item.model_dump() for item in items]
+    return _scored(predictor, records, out, telemetry, explained)
+
+
+def _scored(
+    predictor: Predictor,
+    records: list[dict[str, Any]],
+    out: Predictions,
+    telemetry: Telemetry,
+    explained: list[dict[str, Any]] | None = None,
+) -> _Scored:
+    """A request's predictions as it answers and logs them (a batched call's row, or a
+    request scored alone)."""
+    request_id = uuid.uuid4().hex
     if out.unknown:
         logger.warning("request {}: categories unseen in training: {}", request_id, out.unknown)
         for column, count in out.unknown.items():
@@ -199,8 +211,12 @@ def build_router(record: type[BaseModel], max_batch: int, regression: bool = Fal
         )
         if retry is not None:
             return retry
-        top = settings.serving.explain_top if explain else None
-        scored = _score(model, records, serving.telemetry, top)
+        if explain or serving.batcher is None:
+            top = settings.serving.explain_top if explain else None
+            scored = _score(model, records, serving.telemetry, top)
+        else:  # scored with the other requests waiting for the model, if any
+            one = await serving.batcher.predict(model, records[0])
+            scored = _scored(model, records, one, serving.telemetry)
         out = _body(scored, model, settings)
         prediction = out.pop("predictions")[0]
         answer = {**out, **prediction}
