@@ -88,8 +88,9 @@ test: install system-deps  ## the whole test suite (what CI runs)
 test-fast: install  ## everything but the slow end-to-end suites
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench-serve: install  ## serving over HTTP: API vs no-model FastAPI ceiling vs `mlflow models serve` -> reports/benchmarks/serving.json
-	$(BIN)/python benchmarks/bench_serve.py
+bench-serve: install  ## serving over HTTP (wrk): API vs no-model ceiling vs `mlflow models serve`, classifier and regression -> reports/benchmarks/serving*.json
+	$(BIN)/python benchmarks/bench_serve.py; status=$$?; \
+	$(BIN)/python benchmarks/bench_serve_regression.py || status=1; exit $$status
 
 bench-batch: install  ## batch scoring of 1,000,000 rows: pandas vs Dask 1 and 2 workers, REPEAT rounds -> reports/benchmarks/batch.json
 	$(BIN)/python benchmarks/bench_batch.py --repeat $(REPEAT)

@@ -212,6 +212,12 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             f"http://127.0.0.1:{port}/predict",
             records,
         ),
+        "api_batched": lambda w: (  # the same API with serving.batching.enabled true
+            api_command(w),
+            f"http://127.0.0.1:{port}/ready",
+            f"http://127.0.0.1:{port}/predict",
+            records,
+        ),
         "mlflow_serve": lambda w: (
             [
                 str(BIN / "mlflow"),
@@ -237,7 +243,9 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     for workers in (1, 2):
         for name, spec in servers.items():
             command, ready_url, url, bodies = spec(workers)
-            process, _ = serve(command, store_env(f"{name}-{workers}"), ready_url)
+            batched = {"OBESITY_RISK__SERVING__BATCHING__ENABLED": "true"}
+            extra = batched if name == "api_batched" else {}
+            process, _ = serve(command, store_env(f"{name}-{workers}") | extra, ready_url)
             try:
                 wrk_load(url, bodies, 4, 2.0)  # warm-up
                 http[name][f"{workers}_workers"] = {
@@ -288,6 +296,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             ratios[f"api_vs_ceiling_rps_{w}w_{c}c"] = rps("api", w, c) / rps("ceiling", w, c)
             ratios[f"api_vs_mlflow_rps_{w}w_{c}c"] = rps("api", w, c) / rps("mlflow_serve", w, c)
         ratios[f"api_p99_vs_ceiling_p99_{w}w_16c"] = p99("api", w, 16) / p99("ceiling", w, 16)
+        ratios[f"batching_gain_rps_{w}w_16c"] = rps("api_batched", w, 16) / rps("api", w, 16)
     for c in (1, 16):
         ratios[f"api_2_workers_gain_{c}c"] = rps("api", 2, c) / rps("api", 1, c)
         ratios[f"ceiling_2_workers_gain_{c}c"] = rps("ceiling", 2, c) / rps("ceiling", 1, c)

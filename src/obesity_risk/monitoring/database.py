@@ -43,6 +43,8 @@ def make_engine(url: str, cfg: StoreConfig) -> sa.Engine:
                 cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
                 cursor.execute(f"PRAGMA synchronous={cfg.synchronous.upper()}")
                 cursor.execute(f"PRAGMA busy_timeout={cfg.statement_timeout_s * 1000}")
+                if cfg.checkpoint_s > 0:  # checkpoints run in their own thread (checkpoint.py)
+                    cursor.execute("PRAGMA wal_autocheckpoint=0")
                 cursor.close()
 
             event.listen(engine, "connect", pragmas)

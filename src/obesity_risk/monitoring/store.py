@@ -33,6 +33,7 @@ from loguru import logger
 
 from obesity_risk.config.sections import StoreConfig
 from obesity_risk.errors import StoreError
+from obesity_risk.monitoring.checkpoint import WalCheckpointer
 from obesity_risk.monitoring.commit import COLUMNS, GroupCommitMixin
 from obesity_risk.monitoring.database import as_utc, make_engine, safe_url
 from obesity_risk.monitoring.idempotency import (
@@ -86,6 +87,12 @@ class PredictionStore(LogReader, GroupCommitMixin):
         self._queue: queue.Queue[Pending | None] = queue.Queue(maxsize=self.config.queue_max)
         self._writer = threading.Thread(target=self._run, name="prediction-store", daemon=True)
         self._writer.start()
+        sqlite = self.engine.dialect.name == "sqlite" and self.engine.url.database != ":memory:"
+        self.checkpointer = (
+            WalCheckpointer(self.engine, self.config.checkpoint_s)
+            if sqlite and self.config.checkpoint_s > 0
+            else None
+        )
 
     # ------------------------------------------------------------------ health
     def health(self) -> str | None:
@@ -275,6 +282,8 @@ class PredictionStore(LogReader, GroupCommitMixin):
         """Flush what is queued and stop the writer."""
         self._queue.put(None)
         self._writer.join(timeout=self.config.commit_timeout_s + 5)
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
 
 

@@ -206,9 +206,11 @@ def build_router(record: type[BaseModel], max_batch: int, regression: bool = Fal
         """
         model, settings = serving.model, serving.settings
         records = [body.__dict__]
-        print_, retry = await run_in_threadpool(
-            retried, idempotency_key, "/predict", explain, records, serving
-        )
+        print_ = retry = None
+        if idempotency_key is not None:  # a keyed request: is it a retry? (one log read)
+            print_, retry = await run_in_threadpool(
+                retried, idempotency_key, "/predict", explain, records, serving
+            )
         if retry is not None:
             return retry
         if explain or serving.batcher is None:
