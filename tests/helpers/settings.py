@@ -21,3 +21,34 @@ def quiet_settings(tmp: Path | None = None, **overrides: Any) -> Settings:
         overrides["paths"] = isolated_paths(tmp) | overrides.get("paths", {})
     overrides["logging"] = {"file": False} | overrides.get("logging", {})
     return load_settings(**overrides)
+
+
+def homes_settings(tmp: Path) -> Settings:
+    """Settings of the homes regression (schema as `obesity-risk init` writes it)."""
+    return quiet_settings(
+        tmp,
+        data={
+            "train_file": str(tmp / "homes.csv"),
+            "external_file": None,
+            "id_column": None,
+            "target": "price",
+            "task": "regression",
+            "classes": None,
+            "example": None,
+            "columns": {
+                "area": {"type": "numeric", "min": 0},
+                "rooms": {"type": "numeric", "min": 0},
+                "district": {
+                    "type": "categorical",
+                    "categories": ["centre", "harbour", "north", "outskirts"],
+                },
+                "condition": {
+                    "type": "categorical",
+                    "categories": ["poor", "fair", "good"],
+                    "ordered": True,
+                },
+            },
+        },
+        features={"engineered": [], "selected": None},
+        evaluation={"slices": None},
+    )

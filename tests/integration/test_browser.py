@@ -271,3 +271,82 @@ def test_model_card_renders_in_a_real_browser(server: str, browser, tmp_path: Pa
     # the served model's card, from the API
     browser.get(f"{server}/model/card")
     assert browser.title == "obesity-risk v5: model card"
+
+
+@pytest.fixture(scope="module")
+def regression_server(tmp_path_factory: pytest.TempPathFactory):
+    """The API serving a regression (homes prices) with its 90% interval, in process."""
+    from obesity_risk.features import build_pipeline
+    from obesity_risk.registry.card import CardInterval, ModelCard
+    from obesity_risk.registry.client import LoadedModel
+    from obesity_risk.training.families import effective_family, make_estimator
+    from tests.helpers.datasets import make_homes
+    from tests.helpers.settings import homes_settings
+
+    tmp = tmp_path_factory.mktemp("browser-regression")
+    settings = homes_settings(tmp)
+    settings = settings.model_copy(
+        update={
+            "serving": settings.serving.model_copy(
+                update={"prediction_store": f"sqlite:///{tmp}/predictions.db"}
+            )
+        }
+    )
+    frame = make_homes(800, 5)
+    X, y = frame.drop(columns=["home", "price"]), frame["price"]
+    estimator = make_estimator(settings, effective_family(settings, "lgbm"), {"n_estimators": 60})
+    pipeline = build_pipeline(settings.data, settings.features, estimator).fit(X, y)
+    card = ModelCard(
+        name="homes",
+        family="lgbm",
+        version="2",
+        task="regression",
+        interval=CardInterval(coverage=0.9, half_width=31.5, rows=120),
+    )
+    loaded = LoadedModel(pipeline, "test://homes", card)
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, loader=lambda: loaded), port=port, log_level="warning"
+    )
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_http_ok(f"{base}/ready", 30)
+    yield base, pipeline
+    uv.should_exit = True
+    thread.join(10)
+
+
+def test_the_form_shows_a_value_and_its_interval_for_a_regression(
+    regression_server, browser
+) -> None:
+    import pandas as pd
+
+    base, pipeline = regression_server
+    browser.get_log("browser")  # drop what earlier pages logged (the browser is shared)
+    browser.get(f"{base}/")
+    area = browser.find_element(By.ID, "area")
+    area.clear()
+    area.send_keys("120")
+    Select(browser.find_element(By.ID, "district")).select_by_visible_text("north")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 20).until(ec.visibility_of_element_located((By.ID, "result")))
+    shown = float(browser.find_element(By.ID, "label").text)
+    record = {
+        el.get_attribute("name"): el.get_attribute("value")
+        for el in browser.find_elements(By.CSS_SELECTOR, "#form input, #form select")
+    }
+    frame = pd.DataFrame([record]).astype({"area": float, "rooms": float})
+    expected = float(pipeline.predict(frame)[0])
+    assert shown == pytest.approx(expected, rel=1e-5)  # shown to 6 significant digits
+    (row,) = browser.find_elements(By.CSS_SELECTOR, "#probs tr")
+    name, bounds = (cell.text for cell in row.find_elements(By.TAG_NAME, "td"))
+    lower, upper = (float(v) for v in bounds.split(" to "))
+    assert name == "90% interval"
+    assert lower == pytest.approx(expected - 31.5, rel=1e-5)
+    assert upper == pytest.approx(expected + 31.5, rel=1e-5)
+    assert "in its units" in browser.find_element(By.ID, "why-note").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#why .bar")) == 4  # every input column
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe

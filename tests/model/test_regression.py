@@ -4,8 +4,6 @@ the served value, and the conformal interval covers what it says on untouched ro
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +19,7 @@ from obesity_risk.training.blending import fit_weights
 from obesity_risk.training.families import effective_family, make_estimator
 from obesity_risk.training.residuals import calibrate_interval
 from tests.helpers.datasets import make_homes
-from tests.helpers.settings import quiet_settings
+from tests.helpers.settings import homes_settings, quiet_settings
 
 FAMILIES = ["dt", "rf", "xgb", "lgbm", "catboost"]
 SMALL = {  # each family's regressor, small enough for a unit test
@@ -31,37 +29,6 @@ SMALL = {  # each family's regressor, small enough for a unit test
     "lgbm": {"n_estimators": 40, "num_leaves": 15},
     "catboost": {"iterations": 40, "depth": 4},
 }
-
-
-def homes_settings(tmp: Path):
-    """Settings of the homes regression (schema as `obesity-risk init` writes it)."""
-    return quiet_settings(
-        tmp,
-        data={
-            "train_file": str(tmp / "homes.csv"),
-            "external_file": None,
-            "id_column": None,
-            "target": "price",
-            "task": "regression",
-            "classes": None,
-            "example": None,
-            "columns": {
-                "area": {"type": "numeric", "min": 0},
-                "rooms": {"type": "numeric", "min": 0},
-                "district": {
-                    "type": "categorical",
-                    "categories": ["centre", "harbour", "north", "outskirts"],
-                },
-                "condition": {
-                    "type": "categorical",
-                    "categories": ["poor", "fair", "good"],
-                    "ordered": True,
-                },
-            },
-        },
-        features={"engineered": [], "selected": None},
-        evaluation={"slices": None},
-    )
 
 
 @pytest.fixture(scope="module")
