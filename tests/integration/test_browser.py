@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from pathlib import Path
@@ -25,6 +26,25 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
+@contextlib.contextmanager
+def _in_thread(settings, loaded):
+    """The API serving ``loaded`` in a uvicorn thread of this process; its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, loader=lambda: loaded), port=port, log_level="warning"
+    )
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_http_ok(f"{base}/ready", 30)
+    try:
+        yield base
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
     tmp = tmp_path_factory.mktemp("browser")
@@ -32,18 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, small_pipeline):
         tmp, serving={"prediction_store": f"sqlite:///{tmp}/predictions.db"}
     )
     loaded = make_loaded(small_pipeline, "5")
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(api_settings, loader=lambda: loaded), port=port, log_level="warning"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    wait_http_ok(f"{base}/ready", 30)
-    yield base
-    uv.should_exit = True
-    thread.join(10)
+    with _in_thread(api_settings, loaded) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -304,18 +314,8 @@ def regression_server(tmp_path_factory: pytest.TempPathFactory):
         interval=CardInterval(coverage=0.9, half_width=31.5, rows=120),
     )
     loaded = LoadedModel(pipeline, "test://homes", card)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, loader=lambda: loaded), port=port, log_level="warning"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    wait_http_ok(f"{base}/ready", 30)
-    yield base, pipeline
-    uv.should_exit = True
-    thread.join(10)
+    with _in_thread(settings, loaded) as base:
+        yield base, pipeline
 
 
 def test_the_form_shows_a_value_and_its_interval_for_a_regression(
