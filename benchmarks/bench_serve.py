@@ -123,6 +123,30 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(10)
 
 
+def server_specs(
+    port: int, workers: int, uri: str, records: list[dict]
+) -> dict[str, tuple[list[str], str, str, list]]:
+    """Per server: its command, ready URL, prediction URL and request bodies (one record
+    each): the no-model ceiling, the API and ``mlflow models serve`` of ``uri``."""
+    local = f"http://127.0.0.1:{port}"
+    return {
+        "ceiling": (
+            [str(BIN / "uvicorn"), "--factory", "benchmarks.ceiling_app:create_app", "--port",
+             str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+            f"{local}/docs", f"{local}/predict", records,
+        ),
+        "api": (
+            [str(BIN / "obesity-risk"), "serve", "--port", str(port), "--workers", str(workers)],
+            f"{local}/ready", f"{local}/predict", records,
+        ),
+        "mlflow_serve": (
+            [str(BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local", "-p",
+             str(port), "-h", "127.0.0.1", "-w", str(workers)],
+            f"{local}/ping", f"{local}/invocations", [{"dataframe_records": [r]} for r in records],
+        ),
+    }  # fmt: skip
+
+
 def main() -> int:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="load duration per level")
@@ -174,7 +198,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     port = free_port()
 
     def api_command(workers: int) -> list[str]:
-        return [str(BIN / "obesity-risk"), "serve", "--port", str(port), "--workers", str(workers)]
+        return server_specs(port, workers, uri, records)["api"][0]
 
     def store_env(name: str) -> dict:
         return {**env, "OBESITY_RISK__SERVING__PREDICTION_STORE": f"sqlite:///{tmp}/{name}.db"}
@@ -188,61 +212,14 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         cold_starts.append(ready)
         stop(process)
 
-    servers = {
-        "ceiling": lambda w: (
-            [
-                str(BIN / "uvicorn"),
-                "--factory",
-                "benchmarks.ceiling_app:create_app",
-                "--port",
-                str(port),
-                "--workers",
-                str(w),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            f"http://127.0.0.1:{port}/docs",
-            f"http://127.0.0.1:{port}/predict",
-            records,
-        ),
-        "api": lambda w: (
-            api_command(w),
-            f"http://127.0.0.1:{port}/ready",
-            f"http://127.0.0.1:{port}/predict",
-            records,
-        ),
-        "api_batched": lambda w: (  # the same API with serving.batching.enabled true
-            api_command(w),
-            f"http://127.0.0.1:{port}/ready",
-            f"http://127.0.0.1:{port}/predict",
-            records,
-        ),
-        "mlflow_serve": lambda w: (
-            [
-                str(BIN / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                uri,
-                "--env-manager",
-                "local",
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-                "-w",
-                str(w),
-            ],
-            f"http://127.0.0.1:{port}/ping",
-            f"http://127.0.0.1:{port}/invocations",
-            [{"dataframe_records": [r]} for r in records],
-        ),
-    }
+    def servers_for(workers: int) -> dict[str, tuple[list[str], str, str, list]]:
+        specs = server_specs(port, workers, uri, records)
+        return {**specs, "api_batched": specs["api"]}  # the API with serving.batching on
+
+    servers = servers_for(1)
     http: dict[str, dict[str, dict]] = {name: {} for name in servers}
     for workers in (1, 2):
-        for name, spec in servers.items():
-            command, ready_url, url, bodies = spec(workers)
+        for name, (command, ready_url, url, bodies) in servers_for(workers).items():
             batched = {"OBESITY_RISK__SERVING__BATCHING__ENABLED": "true"}
             extra = batched if name == "api_batched" else {}
             process, _ = serve(command, store_env(f"{name}-{workers}") | extra, ready_url)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_serve import BIN, free_port, serve, stop  # noqa: E402
+from bench_serve import BIN, free_port, serve, server_specs, stop  # noqa: E402
 from wrk_load import ensure_wrk, wrk_load  # noqa: E402
 from wrk_load import version as wrk_version  # noqa: E402
 
@@ -96,52 +96,7 @@ def main() -> int:
         "PATH": f"{BIN}{os.pathsep}{base.get('PATH', '')}",
     }
     port = free_port()
-    local = f"http://127.0.0.1:{port}"
-    servers = {
-        "ceiling": (
-            [
-                str(BIN / "uvicorn"),
-                "--factory",
-                "benchmarks.ceiling_app:create_app",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            f"{local}/docs",
-            f"{local}/predict",
-            records,
-        ),
-        "api": (
-            [str(BIN / "obesity-risk"), "serve", "--port", str(port), "--workers", "1"],
-            f"{local}/ready",
-            f"{local}/predict",
-            records,
-        ),
-        "mlflow_serve": (
-            [
-                str(BIN / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                uri,
-                "--env-manager",
-                "local",
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-                "-w",
-                "1",
-            ],
-            f"{local}/ping",
-            f"{local}/invocations",
-            [{"dataframe_records": [r]} for r in records],
-        ),
-    }
+    servers = server_specs(port, 1, uri, records)
     http = {}
     for name, (command, ready_url, url, bodies) in servers.items():
         process, _ = serve(command, env, ready_url)
