@@ -6,7 +6,6 @@ Validation never drops or silently coerces rows: a file either passes whole, or 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,12 +300,3 @@ def sample_stratified(
         X, y, train_size=n_rows, stratify=strata(y), random_state=seed
     )
     return X_s, y_s
-
-
-def file_sha256(path: Path | str) -> str:
-    """Content hash of a file, logged with every training run."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -24,8 +24,8 @@ from pydantic import Field
 
 from obesity_risk.config import Settings
 from obesity_risk.contract import Contract, ContractError
-from obesity_risk.data import file_sha256
 from obesity_risk.errors import ObesityRiskError
+from obesity_risk.files import file_sha256
 
 
 class DatastoreError(ObesityRiskError):

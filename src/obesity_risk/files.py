@@ -1,7 +1,9 @@
-"""Writing a file so that a reader sees the old content or the new, never half of it."""
+"""Writing a file so that a reader sees the old content or the new, never half of it; a file's
+content hash."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Callable
@@ -42,3 +44,12 @@ def atomic_write(
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
+    """Content hash of a file (hex), read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -179,7 +179,7 @@ def test_expectation_no_class_is_rare(settings: Settings) -> None:
 
 
 def test_expectation_raw_files_are_the_published_ones() -> None:
-    from obesity_risk.data import file_sha256
+    from obesity_risk.files import file_sha256
 
     assert file_sha256(TRAIN_CSV).startswith("fec835cc642ffbc3")
     assert file_sha256(UCI_CSV).startswith("28b6991062855d3d")

@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from obesity_risk.config import load_settings
-from obesity_risk.data import file_sha256
 from obesity_risk.datastore import DatastoreError, pull, push
+from obesity_risk.files import file_sha256
 from tests.helpers.cli import cli
 from tests.helpers.paths import RAW
 

@@ -238,28 +238,6 @@ class ModelFamily(Strict):
     warm_start: list[dict[str, Any]] = Field(default_factory=list)
     regression: RegressionVariant | None = None
 
-    def for_task(self, task: str) -> ModelFamily:
-        """This family as the task trains it: for a regression, its regressor's class with
-        the variant's parameters over the classifier's (same budgets, same meaning)."""
-        if task != "regression":
-            return self
-        if self.regression is None:
-            raise ValueError(f"family {self.estimator} has no regression variant")
-        variant = self.regression
-        return self.model_copy(
-            update={
-                "estimator": variant.estimator,
-                "fixed": {**self.fixed, **variant.fixed},
-                "space": {
-                    name: spec
-                    for name, spec in {**self.space, **variant.space}.items()
-                    if spec is not None
-                },
-                "warm_start": list(variant.warm_start),
-                "regression": None,
-            }
-        )
-
 
 class Budget(Strict):
     """How much work one ``train`` run does."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from obesity_risk.files import file_sha256
 from obesity_risk.registry.card import CARD_FILE, IntegrityError, ModelCard
 
 if TYPE_CHECKING:
@@ -56,18 +57,10 @@ def _files(model_dir: Path, source: str) -> list[str]:
     return sorted(found)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def manifest(model_dir: Path) -> dict[str, str]:
     """``{relative path: sha256}`` of every file of a model folder (what the card records)."""
     model_dir = Path(model_dir)
-    return {name: _sha256(model_dir / name) for name in _files(model_dir, str(model_dir))}
+    return {name: file_sha256(model_dir / name) for name in _files(model_dir, str(model_dir))}
 
 
 def _copy_hashed(src: Path, dst: Path) -> str:

@@ -14,9 +14,9 @@ import pandas as pd
 
 from obesity_risk import __version__, registry
 from obesity_risk.config import Settings
-from obesity_risk.data import file_sha256
 from obesity_risk.estimators.encoded import output_columns, outputs
 from obesity_risk.features import model_columns
+from obesity_risk.files import file_sha256
 from obesity_risk.metrics import labels_of
 from obesity_risk.registry import card_page as model_card
 from obesity_risk.registry.card import (

@@ -29,18 +29,23 @@ def effective_family(settings: Settings, name: str, budget: Budget | None = None
     except KeyError:
         known = ", ".join(settings.models.families)
         raise ConfigError(f"unknown model family {name!r}; known: {known}") from None
-    try:
-        family = family.for_task(settings.data.task)
-    except ValueError as exc:
-        raise ConfigError(f"models.families.{name}: {exc}") from None
-    if budget is None:
-        return family
-    return family.model_copy(
-        update={
-            "space": {**family.space, **budget.space_overrides.get(name, {})},
-            "fixed": {**family.fixed, **budget.fixed_overrides.get(name, {})},
-        }
-    )
+    if not settings.data.is_classification:  # its regressor: the variant's entries win
+        variant = family.regression
+        if variant is None:
+            raise ConfigError(f"models.families.{name}: no regression variant")
+        family = family.model_copy(
+            update={
+                "estimator": variant.estimator,
+                "fixed": {**family.fixed, **variant.fixed},
+                "space": {**family.space, **variant.space},
+                "warm_start": list(variant.warm_start),
+                "regression": None,
+            }
+        )
+    budget_space = budget.space_overrides.get(name, {}) if budget else {}
+    budget_fixed = budget.fixed_overrides.get(name, {}) if budget else {}
+    space = {k: v for k, v in {**family.space, **budget_space}.items() if v is not None}
+    return family.model_copy(update={"space": space, "fixed": {**family.fixed, **budget_fixed}})
 
 
 def make_estimator(

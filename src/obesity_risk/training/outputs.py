@@ -13,8 +13,7 @@ from mlflow.data.pandas_dataset import from_pandas
 
 from obesity_risk.config import Settings
 from obesity_risk.config.schema import Budget
-from obesity_risk.data import file_sha256
-from obesity_risk.files import atomic_write
+from obesity_risk.files import atomic_write, file_sha256
 from obesity_risk.registry.card import StudySummary
 from obesity_risk.training.candidates import Candidate
 from obesity_risk.training.splits import TrainingData
