@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV := .venv-checkov/bin/checkov
 BUDGET ?= default
 REPEAT ?= 2
 MLFLOW_PORT ?= 5000
@@ -13,19 +14,29 @@ DOCS_PORT ?= 8001
 SERVE ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch dashboards figures docs docs-build clean
+.PHONY: help install lock test-containers system-deps run reports train serve mlflow lab lab-server lint format test test-fast bench-train bench-serve bench-batch dashboards figures docs docs-build clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# the hashed lock is what gets installed (every transitive package, --require-hashes); the
+# requirements*.txt it is compiled from are edited by hand (make lock)
+$(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the package with pinned dependencies
+# checkov pins its own boto3: it lives in its own environment, from its own hashed lock
+$(CHECKOV): requirements-checkov.lock
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-checkov.lock
+	@touch $(CHECKOV)
+
+install: $(STAMP)  ## create .venv and install the package from the hashed lock (requirements-dev.lock)
+
+lock: install  ## recompile the hashed locks requirements*.lock from the hand-edited requirements*.txt
+	$(BIN)/python tools/lock.py
 
 run: install  ## set up, train the default budget, build the reports, print where everything is, serve the API (SERVE=0: stop before serving)
 	$(BIN)/obesity-risk train --budget $(BUDGET)
@@ -67,15 +78,19 @@ lab-server:  # (no install step: used by the tests) JupyterLab with a token, nev
 		--IdentityProvider.token=$$TOKEN --ServerApp.open_browser=False \
 		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-lint: install  ## ruff + pylint + import-linter (the direction of imports between packages)
-	$(BIN)/ruff check src tests benchmarks docker
-	$(BIN)/ruff format --check src tests benchmarks docker
+lint: install $(CHECKOV)  ## ruff + pylint + import-linter + the locks + Dockerfile/compose checks + pip-audit + SBOMs
+	$(BIN)/ruff check src tests benchmarks docker tools
+	$(BIN)/ruff format --check src tests benchmarks docker tools
 	$(BIN)/pylint src/obesity_risk
 	$(BIN)/lint-imports
+	$(BIN)/python tools/lock.py --check
+	$(BIN)/hadolint --config .hadolint.yaml Dockerfile docker/standins/*/Dockerfile
+	$(CHECKOV) --quiet --compact --config-file .checkov.yaml
+	$(BIN)/python tools/supply_chain.py
 
 format: install  ## apply ruff formatting and fixes
-	$(BIN)/ruff format src tests benchmarks docker
-	$(BIN)/ruff check --fix src tests benchmarks docker
+	$(BIN)/ruff format src tests benchmarks docker tools
+	$(BIN)/ruff check --fix src tests benchmarks docker tools
 
 system-deps:  ## Debian packages for the browser / PostgreSQL / compose tests (installs what is missing)
 	@bash .ci/system-deps.sh
@@ -85,8 +100,14 @@ system-deps:  ## Debian packages for the browser / PostgreSQL / compose tests (i
 test: install system-deps  ## the whole test suite (what CI runs)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# a real container engine (podman + runc from Debian, installed when missing): the images
+# built from the Dockerfile, the API image alone, the compose stack (tests/containers)
+test-containers: install  ## build the images and run them and the compose stack on podman (CI runs it after make test)
+	@bash .ci/container-deps.sh
+	$(BIN)/python -m pytest tests/containers -m containers $(PYTEST_ARGS)
+
 test-fast: install  ## everything but the slow end-to-end suites
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not containers" $(PYTEST_ARGS)
 
 bench-serve: install  ## serving over HTTP (wrk): API vs no-model ceiling vs `mlflow models serve`, classifier and regression -> reports/benchmarks/serving*.json
 	$(BIN)/python benchmarks/bench_serve.py; status=$$?; \

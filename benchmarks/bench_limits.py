@@ -61,6 +61,7 @@ def batch(records: list[dict], n: int) -> bytes:
 
 def main() -> int:
     from serve_stages import exported_reference, served_env
+
     from tests.conftest import free_port, wait_http_ok
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -25,12 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers.datasets import make_homes  # noqa: E402
-
 from obesity_risk.config import load_settings  # noqa: E402
 from obesity_risk.logs import configure_logging  # noqa: E402
 from obesity_risk.scaffold import scaffold  # noqa: E402
 from obesity_risk.training.trainer import Trainer  # noqa: E402
+from tests.helpers.datasets import make_homes  # noqa: E402
 
 MAX_WALL_S = 600.0
 NOISE = 20.0

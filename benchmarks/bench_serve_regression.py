@@ -33,7 +33,6 @@ from wrk_load import version as wrk_version  # noqa: E402
 def champion(tmp: Path):
     """Train, calibrate and register the regression champion; (settings, records, uri)."""
     import mlflow
-    from tests.helpers.datasets import make_homes
 
     from obesity_risk import registry
     from obesity_risk.config import load_settings
@@ -42,6 +41,7 @@ def champion(tmp: Path):
     from obesity_risk.scaffold import scaffold
     from obesity_risk.training.families import effective_family, make_estimator
     from obesity_risk.training.residuals import calibrate_interval
+    from tests.helpers.datasets import make_homes
 
     data = tmp / "homes.csv"
     frame = make_homes(23_000, 0)

@@ -126,7 +126,11 @@ class Registry:
         self.settings = settings
         self.uri = settings.tracking_uri
         self.name = settings.tracking.registered_model
-        self.client = mlflow.MlflowClient(self.uri, self.uri)
+        try:
+            self.client = mlflow.MlflowClient(self.uri, self.uri)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # e.g. a store whose driver is not installed (a SQL store without alembic)
+            raise self._error(exc) from exc
 
     def _error(self, exc: BaseException) -> TrackingError:
         return TrackingError(f"registry {redact(self.uri)}: {first_line(exc)}")
@@ -271,6 +275,17 @@ LOAD_FAILURES = (
 )
 
 
+def _existing_registry(settings: Settings) -> Registry:
+    """The registry to read from; a SQLite one only when its database exists: a reader never
+    creates a registry (MLflow would, or retry for minutes on a read-only filesystem), so an
+    image without one goes straight to its export."""
+    uri = settings.tracking_uri
+    database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else ""
+    if database and not Path(database).is_file():
+        raise ModelNotFoundError(f"no registry database at {database}")
+    return Registry(settings)
+
+
 def load_champion(settings: Settings) -> LoadedModel:
     """The champion every caller (API, CLI, batch workers, monitoring) serves: from the
     registry, falling back to the verified local export when the registry, its artifact store
@@ -283,7 +298,7 @@ def load_champion(settings: Settings) -> LoadedModel:
     if settings.serving.model_source == "local":
         return load_exported(settings)
     try:
-        return Registry(settings).load()
+        return _existing_registry(settings).load()
     except LOAD_FAILURES as exc:
         logger.warning("registry champion unavailable ({}); trying the local export", exc)
         try:

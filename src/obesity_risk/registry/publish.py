@@ -39,6 +39,7 @@ _RUNTIME_PACKAGES = (
     "numpy",
     "lightgbm",
     "xgboost",
+    "xgboost-cpu",
     "catboost",
     "cloudpickle",
 )

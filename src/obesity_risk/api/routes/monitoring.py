@@ -6,6 +6,7 @@ pool) and answers 202; ``GET /monitoring/reports/{id}`` tells its status and lin
 """
 
 import contextlib
+import importlib.util
 import os
 import re
 from concurrent.futures import Future
@@ -119,13 +120,24 @@ def _links(results: ReportRun) -> list[ReportLink]:
         **BODY_ERRORS,
         **ADMIN_ERRORS,
         429: {"model": ErrorBody, "description": "too many builds queued or running"},
-        503: {"model": ErrorBody, "description": "the job database is unavailable"},
+        503: {
+            "model": ErrorBody,
+            "description": "the job database is unavailable, or this installation has no"
+            " report builder (the serving image)",
+        },
     },
 )
 def start_report(
     body: ReportRequest, request: Request, jobs: JobsDep, settings: SettingsDep
 ) -> ReportJob:
     """Start building report(s) over the prediction log; poll the status URL (any worker)."""
+    if importlib.util.find_spec("evidently") is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "this installation builds no reports (Evidently is not installed: the serving"
+            " image); the monitor service or the research image builds them, and"
+            " GET /monitoring/reports/latest/{kind} serves what they wrote",
+        )
     window = {"last": body.last, "since": body.since}
     try:
         job = jobs.create(body.kind, window)
