@@ -43,7 +43,7 @@ RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels 
 
 # no blanket bytecode (a third of the layer): what serving imports is compiled by importing it;
 # the packages' test suites, C sources and headers, the largest libraries' symbol tables and
-# pyarrow's Flight and Substrait (about 160 MB) are not shipped (only libraries built by their
+# pyarrow's Flight (about 150 MB) are not shipped (only libraries built by their
 # projects are stripped: strip corrupts the ones auditwheel patched, e.g. numpy's OpenBLAS)
 FROM base AS serving-venv
 RUN apt-get update && apt-get install -y --no-install-recommends binutils \
@@ -67,7 +67,7 @@ filelock, httpx" \
         "$site"/catboost/_catboost.so "$site"/uvloop/loop.*.so "$site"/pyarrow/libarrow*.so.* \
         "$site"/pyarrow/libparquet.so.* "$site"/xgboost/lib/libxgboost.so \
     && rm -f "$site"/pyarrow/libarrow_flight.so* "$site"/pyarrow/_flight.*.so \
-        "$site"/pyarrow/libarrow_substrait.so* "$site"/pyarrow/_substrait.*.so
+        "$site"/pyarrow/libarrow_python_flight.so*
 
 FROM base AS serving-deps
 COPY --from=serving-venv /opt/venv /opt/venv

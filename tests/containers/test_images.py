@@ -112,8 +112,9 @@ def test_the_serving_image_serves_its_baked_champion_locked_down(engine: Engine,
 
 
 def test_every_family_scores_in_the_serving_image(engine: Engine, images: dict[str, str]) -> None:
-    """The serving image leaves out what catboost only plots with: each family still fits,
-    scores and explains there (the five estimators, TreeSHAP of a forest)."""
+    """The serving image leaves out what catboost only plots with and strips libraries: each
+    family still fits, scores and explains there (the five estimators, TreeSHAP of a forest),
+    and batch scoring's parquet goes through pyarrow and dask."""
     script = (
         "import numpy as np, shap, catboost, lightgbm, xgboost\n"
         "from sklearn.tree import DecisionTreeClassifier\n"
@@ -125,6 +126,9 @@ def test_every_family_scores_in_the_serving_image(engine: Engine, images: dict[s
         " verbose=0, allow_writing_files=False)]\n"
         "for m in models: assert m.fit(X, y).predict_proba(X[:3]).shape == (3, 2)\n"
         "values = shap.TreeExplainer(models[1]).shap_values(X[:3])\n"
+        "import pandas as pd, dask.dataframe as dd\n"  # batch scoring reads and writes parquet
+        "pd.DataFrame(X, columns=list('abcd')).to_parquet('/tmp/x.parquet')\n"
+        "assert dd.read_parquet('/tmp/x.parquet').compute().shape == (200, 4)\n"
         "print('ok', len(models), np.asarray(values).shape)\n"
     )
     done = engine.run(

@@ -171,7 +171,7 @@ def test_the_stack_trains_serves_scores_and_watches(
         answers = [json.loads(http("http://127.0.0.1:8000/ready")[1] or b"{}") for _ in range(6)]
         sources = {f"{a.get('source')} v{a.get('model_version')}" for a in answers}
         if all(
-            a.get("model_version") == version and "registry" in str(a.get("source"))
+            a.get("model_version") == version and str(a.get("source")).startswith("models:/")
             for a in answers
         ):
             break

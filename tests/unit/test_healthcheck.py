@@ -43,3 +43,18 @@ def test_healthy_unhealthy_and_unreachable(server: str) -> None:
 
 def test_only_http_urls() -> None:
     assert check("file:///etc/passwd") == "not an http(s) URL: 'file:///etc/passwd'"
+
+
+def test_a_heartbeat_file_is_healthy_while_fresh(tmp_path) -> None:
+    """``fresh:PATH:SECONDS``: the monitor's health (no shell, no argument with a space)."""
+    import os
+    import time
+
+    beat = tmp_path / "status.jsonl"
+    assert main([f"fresh:{beat}:60"]) == 1  # missing
+    beat.write_text("{}\n")
+    assert main([f"fresh:{beat}:60"]) == 0
+    old = time.time() - 120
+    os.utime(beat, (old, old))
+    assert main([f"fresh:{beat}:60"]) == 1
+    assert main([f"fresh:{beat}:soon"]) == 1  # not a number
