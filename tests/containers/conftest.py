@@ -5,7 +5,6 @@ Dockerfile."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -16,11 +15,8 @@ from pathlib import Path
 import pytest
 
 from obesity_risk import signing
-from tests.containers.engine import ROOT, Engine, build_context
+from tests.helpers.containers import RESEARCH, ROOT, SERVING, Engine, build_context, record
 
-SERVING = "localhost/obesity-risk-serving:0.1.0"
-RESEARCH = "localhost/obesity-risk:0.1.0"
-RESULTS = ROOT / "reports" / "containers"
 SECRET_NAMES = (
     "POSTGRES_PASSWORD",
     "API_DB_PASSWORD",
@@ -42,14 +38,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/containers/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.containers)
-
-
-def record(name: str, values: dict) -> None:
-    """Merge measured values into ``reports/containers/<name>.json``."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    path.write_text(json.dumps({**old, **values}, indent=2) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

@@ -12,29 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers.conftest import record
-from tests.containers.engine import Engine, EngineError, http, wait_http
+from tests.helpers.containers import RECORD, Engine, EngineError, http, record, wait_http
 from tools.lock import pins
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORD = {
-    "Gender": "Female",
-    "Age": 24.0,
-    "Height": 1.62,
-    "Weight": 64.0,
-    "family_history_with_overweight": "yes",
-    "FAVC": "yes",
-    "FCVC": 2.0,
-    "NCP": 3.0,
-    "CAEC": "Sometimes",
-    "SMOKE": "no",
-    "CH2O": 2.0,
-    "SCC": "no",
-    "FAF": 1.0,
-    "TUE": 1.0,
-    "CALC": "Sometimes",
-    "MTRANS": "Public_Transportation",
-}
 ADMIN = "container-test-admin-token-0123456789"
 # a PEM private key: the marker and base64 lines (libraries hold the bare marker as a constant)
 # where a key is a package's own test fixture (tornado ships tornado/test/test.key) or a

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers.conftest import record
-from tests.containers.engine import Engine, EngineError, http, wait_http
-from tests.containers.test_images import RECORD
+from tests.helpers.containers import RECORD, Engine, EngineError, http, record, wait_http
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

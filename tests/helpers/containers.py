@@ -27,6 +27,29 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
 
+SERVING = "localhost/obesity-risk-serving:0.1.0"
+RESEARCH = "localhost/obesity-risk:0.1.0"
+RESULTS = ROOT / "reports" / "containers"
+# one valid record of the obesity configuration
+RECORD = {
+    "Gender": "Female",
+    "Age": 24.0,
+    "Height": 1.62,
+    "Weight": 64.0,
+    "family_history_with_overweight": "yes",
+    "FAVC": "yes",
+    "FCVC": 2.0,
+    "NCP": 3.0,
+    "CAEC": "Sometimes",
+    "SMOKE": "no",
+    "CH2O": 2.0,
+    "SCC": "no",
+    "FAF": 1.0,
+    "TUE": 1.0,
+    "CALC": "Sometimes",
+    "MTRANS": "Public_Transportation",
+}
+
 
 class EngineError(AssertionError):
     """A container step failed (an assertion, so pytest shows the message whole)."""
@@ -243,3 +266,11 @@ def build_context(dest: Path, files: Sequence[str] | None = None) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     return dest
+
+
+def record(name: str, values: dict) -> None:
+    """Merge measured values into ``reports/containers/<name>.json``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    path.write_text(json.dumps({**old, **values}, indent=2) + "\n", encoding="utf-8")
