@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.containers import RECORD, Engine, EngineError, http, record, wait_http
+from tests.helpers.containers import (
+    RECORD,
+    Engine,
+    EngineError,
+    checked,
+    http,
+    record,
+    wait_http,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -55,21 +63,14 @@ class Compose:
             command += ["--env-file", env_file]
         for path in self.files:
             command += ["-f", str(path)]
-        done = subprocess.run(
+        return checked(
             [*command, *args],
-            cwd=self.context,
             env=self.env,
-            text=True,
-            capture_output=True,
             timeout=timeout,
-            check=False,
+            check=check,
+            cwd=self.context,
+            context=self.tails,
         )
-        if check and done.returncode != 0:
-            raise EngineError(
-                f"docker-compose {' '.join(args)} exited {done.returncode}:\n"
-                f"{(done.stdout + done.stderr)[-2500:]}\n{self.tails()}"
-            )
-        return done
 
     def tails(self) -> str:
         """The last log lines of every container of the project, named by service."""

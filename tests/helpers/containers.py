@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +55,28 @@ class EngineError(AssertionError):
     """A container step failed (an assertion, so pytest shows the message whole)."""
 
 
+def checked(
+    command: list[str],
+    *,
+    env: dict[str, str],
+    timeout: float,
+    check: bool = True,
+    cwd: Path | None = None,
+    context: Callable[[], str] = str,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; with ``check``, a non-zero exit raises with the command, its output's
+    tail and ``context()`` (e.g. the containers' last log lines)."""
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and done.returncode != 0:
+        raise EngineError(
+            f"{' '.join(command)[:400]} exited {done.returncode}:\n"
+            f"{(done.stdout + done.stderr)[-3000:]}\n{context()}"
+        )
+    return done
+
+
 class Engine:
     """podman with the harness's configuration (``CONTAINERS_CONF``) for every call."""
 
@@ -66,24 +88,10 @@ class Engine:
         self.stand_in_base = False
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 1800, input_text: str | None = None
+        self, *args: str, check: bool = True, timeout: float = 1800
     ) -> subprocess.CompletedProcess[str]:
         """One podman command; a failure raises with its output."""
-        done = subprocess.run(
-            ["podman", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input_text,
-            check=False,
-        )
-        if check and done.returncode != 0:
-            raise EngineError(
-                f"podman {' '.join(args[:3])} ... exited {done.returncode}:\n"
-                f"{(done.stdout + done.stderr)[-3000:]}"
-            )
-        return done
+        return checked(["podman", *args], env=self.env, timeout=timeout, check=check)
 
     def image_exists(self, name: str) -> bool:
         """Whether the local store holds ``name``."""
@@ -249,10 +257,10 @@ def wait_http(url: str, status: int, timeout: float, **kwargs: object) -> float:
     raise EngineError(f"{url} answered {got[0]} {got[1][:300]!r}, not {status}, in {timeout} s")
 
 
-def build_context(dest: Path, files: Sequence[str] | None = None) -> Path:
+def build_context(dest: Path) -> Path:
     """The repository's files as a user's checkout holds them (tracked and not ignored) in a
     fresh build context."""
-    names = files or subprocess.run(
+    names = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
         cwd=ROOT,
         check=True,
